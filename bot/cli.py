@@ -1,0 +1,196 @@
+"""`shouwen` command line: serve, chat, nlu parse|test."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import multiprocessing
+import secrets
+import sys
+import time
+from collections.abc import Sequence
+
+from bot.settings import Settings, SettingsError
+
+log = logging.getLogger("shouwen")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"shouwen: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    result: int = args.run(settings, args)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shouwen", description="Shouwen (首问) customer service")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the web server (web chat, APIs, metrics)")
+    serve.add_argument("--host", help="address to listen on (SHOUWEN_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (SHOUWEN_PORT, 8080)")
+    serve.add_argument("--workers", type=int, help="processes sharing the port (needs Redis)")
+    serve.set_defaults(run=_serve)
+
+    chat = commands.add_parser("chat", help="talk to the assistant in this terminal")
+    chat.add_argument("--locale", default=None, help="zh (default) or en")
+    chat.set_defaults(run=_chat)
+
+    nlu = commands.add_parser("nlu", help="the language understanding")
+    nlu_commands = nlu.add_subparsers(required=True, metavar="NLU_COMMAND")
+    parse = nlu_commands.add_parser("parse", help="parse a message, print Rasa-style JSON")
+    parse.add_argument("text")
+    parse.add_argument("--locale", default=None, help="zh or en (guessed from the text)")
+    parse.set_defaults(run=_nlu_parse)
+    test = nlu_commands.add_parser("test", help="cross-validate the intent classifier")
+    test.add_argument("--folds", type=int, default=5)
+    test.set_defaults(run=_nlu_test)
+    return parser
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    host = args.host or settings.host
+    port = args.port or settings.port
+    workers = args.workers or settings.workers
+    if workers > 1 and settings.redis_url is None:
+        print(
+            "shouwen: --workers above 1 needs a shared Redis; set SHOUWEN_REDIS_URL "
+            "(the embedded store lives inside one process).",
+            file=sys.stderr,
+        )
+        return 2
+    if workers == 1:
+        _serve_one(settings, host, port, reuse_port=False)
+        return 0
+    context = multiprocessing.get_context("spawn")
+    children = [
+        context.Process(target=_serve_one, args=(settings, host, port, True), daemon=True)
+        for _ in range(workers)
+    ]
+    for child in children:
+        child.start()
+    try:
+        for child in children:
+            child.join()
+    except KeyboardInterrupt:
+        for child in children:
+            child.terminate()
+    return 0
+
+
+def _serve_one(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
+    from aiohttp import web
+
+    from bot.app import build_app, build_runtime
+
+    started = time.perf_counter()
+    logging.basicConfig(level=settings.log_level)
+    runtime = build_runtime(settings)
+    app = build_app(runtime)
+    where = f"http://{host}:{port}/"
+    if runtime.redis.embedded:
+        store = "embedded in-process store (nothing is kept after it stops; set SHOUWEN_REDIS_URL)"
+    else:
+        store = "Redis"
+
+    async def announce(_app: web.Application) -> None:
+        elapsed = time.perf_counter() - started
+        print(f"Shouwen is ready in {elapsed:.1f}s on the {store}.", flush=True)
+        print(f"Web chat: {where}   Health: {where}health   Metrics: {where}metrics", flush=True)
+
+    app.on_startup.append(announce)
+    web.run_app(app, host=host, port=port, reuse_port=reuse_port, print=None, access_log=None)
+
+
+def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_runtime
+    from bot.messages import Inbound
+    from bot.store.client import connect
+
+    runtime = build_runtime(settings, redis=connect(settings.redis_url))
+    chat_id = f"cli-{secrets.token_hex(6)}"
+    locale = args.locale or settings.default_locale
+
+    async def run() -> None:
+        buttons: list[tuple[str, str]] = []
+        opened = await runtime.engine.open(Inbound("cli", chat_id, locale_hint=locale))
+        buttons = _show(opened.replies)
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await loop.run_in_executor(None, _read_line)
+            if line is None or line.strip() in ("/quit", "/exit"):
+                break
+            text, payload = line.strip(), None
+            if text.isdigit() and 1 <= int(text) <= len(buttons):
+                text, payload = buttons[int(text) - 1]
+            result = await runtime.engine.handle(
+                Inbound(
+                    "cli",
+                    chat_id,
+                    text=text,
+                    payload=payload,
+                    locale_hint=locale,
+                    message_id=secrets.token_hex(8),
+                )
+            )
+            buttons = _show(result.replies)
+        await runtime.redis.close()
+
+    print("Type a message; a number presses a button; /quit leaves.\n")
+    asyncio.run(run())
+    return 0
+
+
+def _read_line() -> str | None:
+    try:
+        return input("> ")
+    except EOFError:
+        return None
+
+
+def _show(replies: Sequence[object]) -> list[tuple[str, str]]:
+    from bot.messages import Entry
+
+    buttons: list[tuple[str, str]] = []
+    for entry in replies:
+        assert isinstance(entry, Entry)
+        print(entry.text)
+        if entry.card is not None:
+            print(f"  [{entry.card.title}] {entry.card.number or ''} {entry.card.status or ''}")
+            for field in entry.card.fields:
+                print(f"    {field.label}: {field.value}")
+        for button in entry.buttons:
+            buttons.append((button.title, button.payload))
+            print(f"  {len(buttons)}. {button.title}")
+    print()
+    return buttons
+
+
+def _nlu_parse(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.nlu import Nlu, run_parse
+
+    nlu = Nlu.load(settings.locales_dir, timezone=settings.timezone)
+    language = args.locale or nlu.detect_language(args.text) or settings.default_locale
+    print(run_parse(nlu, args.text, language))
+    return 0
+
+
+def _nlu_test(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.nlu import run_test
+
+    report, accuracy = run_test(settings.locales_dir, ("zh", "en"), folds=args.folds)
+    print(report)
+    return 0 if all(value >= 0.95 for value in accuracy.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

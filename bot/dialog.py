@@ -1,0 +1,122 @@
+"""What a flow sees of a turn, and the seams flows and handoff plug into.
+
+Flows are registered by the composition root; the engine routes to them by intent, by
+button payload (`<flow>:<argument>`) or because they are running. A flow never knows the
+channel: it reads `turn.text` / `turn.parse()` and answers with `turn.say(...)`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from bot.i18n import Catalogs, Text, _
+from bot.messages import Button, Card, Inbound, Reply
+from bot.metrics import Metrics
+from bot.settings import Settings
+from bot.state import ConversationState
+
+if TYPE_CHECKING:
+    from bot.nlu import Nlu, Parse
+    from bot.services.faq import Faq
+
+# Consecutive misunderstood turns after which a human is offered (DESIGN.md section 4).
+MISSES_BEFORE_HUMAN = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What flows may use, built once at start."""
+
+    settings: Settings
+    catalogs: Catalogs
+    nlu: Nlu
+    faq: Faq
+    metrics: Metrics | None = None
+
+
+@dataclass(slots=True)
+class Turn:
+    """One customer message being answered."""
+
+    inbound: Inbound
+    text: str  # normalised: NFKC, no control characters, capped
+    state: ConversationState
+    services: Services
+    replies: list[Reply] = field(default_factory=list)
+    _parse: Parse | None = None
+
+    def parse(self) -> Parse:
+        """The NLU's reading of this message, in the conversation's language (computed once)."""
+        if self._parse is None:
+            started = time.perf_counter()
+            self._parse = self.services.nlu.parse(self.text, self.state.locale)
+            metrics = self.services.metrics
+            if metrics is not None:
+                metrics.nlu_seconds.observe(time.perf_counter() - started)
+                metrics.intents.labels(self._parse.intent.name).inc()
+        return self._parse
+
+    def render(self, text: Text | str) -> str:
+        return self.services.catalogs.render(self.state.locale, text)
+
+    def say(
+        self,
+        text: Text | str,
+        *,
+        buttons: Sequence[tuple[Text | str, str]] = (),
+        card: Card | None = None,
+    ) -> None:
+        """Answer with text, optional (title, payload) buttons and an optional card."""
+        self.replies.append(
+            Reply(
+                text=self.render(text),
+                buttons=tuple(Button(self.render(title), payload) for title, payload in buttons),
+                card=card,
+            )
+        )
+
+    def understood(self) -> None:
+        self.state.misses = 0
+
+    def misunderstood(self) -> bool:
+        """Count a misunderstood turn; True (and a human offered) when it is one too many."""
+        self.state.misses += 1
+        if self.state.misses < MISSES_BEFORE_HUMAN:
+            return False
+        self.say(
+            _("Sorry that I keep missing what you need. Would you like to talk to a person?"),
+            buttons=[(_("Talk to an agent"), "cmd:human"), (_("Main menu"), "cmd:menu")],
+        )
+        return True
+
+
+class Flow(Protocol):
+    """A conversational flow: consultation, booking, complaint…"""
+
+    name: str  # also the payload prefix of its buttons
+    intents: frozenset[str]  # intents that start it
+
+    def menu_entry(self) -> tuple[Text, str] | None:
+        """Its button on the main menu, if it has one."""
+
+    async def start(self, turn: Turn) -> None:
+        """Begin: the customer asked for what this flow does."""
+
+    async def step(self, turn: Turn) -> None:
+        """Continue at `turn.state.step` with the customer's free text."""
+
+    async def on_payload(self, turn: Turn, argument: str) -> None:
+        """A button of this flow was pressed."""
+
+
+class Handoff(Protocol):
+    """Bringing a person in: what "human" does, and where messages go while one is involved."""
+
+    async def request(self, turn: Turn, reason: str) -> None:
+        """The customer (or a flow) asked for a person."""
+
+    async def relay(self, turn: Turn) -> None:
+        """A customer message while the conversation is queued or held by an agent."""

@@ -1,0 +1,299 @@
+"""A turn: claim and load (1 round trip) -> commands -> flow -> save and release (1 round trip).
+
+Turns of one conversation are serialised, in a process by an asyncio lock and across
+processes by the Redis lock the CLAIM script takes; turns of different conversations never
+wait on each other. A repeated message id is answered with what it produced the first time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+import time
+import unicodedata
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from bot.commands import Command, Commands
+from bot.dialog import Flow, Handoff, Services, Turn
+from bot.errors import ConversationBusy, StoreUnavailable, UnknownConversation
+from bot.i18n import Text, _, negotiate
+from bot.messages import Inbound, TurnResult
+from bot.state import ConversationState
+from bot.store import keys
+from bot.store.conversations import Claim, ConversationStore, NewEntry
+from bot.store.events import EventHub
+
+log = logging.getLogger(__name__)
+
+# Control characters other than newline and tab are dropped; so are unpaired surrogates.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_BLANK_LINES = re.compile(r"\n{3,}")
+# Waiting for another process's turn of the same conversation: a little longer than its lock.
+_BUSY_WAIT_S = keys.LOCK_TTL_MS / 1000 + 1
+
+
+def normalise(text: str, max_chars: int) -> str:
+    """NFKC, no control characters, no runs of blank lines, at most `max_chars`."""
+    text = _CONTROL.sub("", unicodedata.normalize("NFKC", text))
+    return _BLANK_LINES.sub("\n\n", text).strip()[:max_chars]
+
+
+def conversation_key(inbound: Inbound) -> str:
+    return f"{inbound.channel}:{inbound.chat}"
+
+
+class _LocalLocks:
+    """One asyncio lock per busy conversation, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (None, 0))
+        lock = lock or asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+class Engine:
+    """Answers customer messages; connectors call `handle` and render what it returns."""
+
+    def __init__(
+        self,
+        store: ConversationStore,
+        services: Services,
+        commands: Commands,
+        flows: Sequence[Flow],
+        fallback: Flow,
+        handoff: Handoff,
+        hub: EventHub | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.services = services
+        self.commands = commands
+        self.handoff = handoff
+        self.hub = hub
+        self._clock = clock
+        self._fallback = fallback
+        self._flows = {flow.name: flow for flow in (*flows, fallback)}
+        self._by_intent = {intent: flow for flow in flows for intent in flow.intents}
+        self._locks = _LocalLocks()
+
+    @property
+    def flows(self) -> Sequence[Flow]:
+        return tuple(self._flows.values())
+
+    async def handle(self, inbound: Inbound, *, create: bool = True) -> TurnResult:
+        """Answer one message. `create=False` refuses a conversation that does not exist."""
+        started = time.perf_counter()
+        key = conversation_key(inbound)
+        text = normalise(inbound.text, self.services.settings.max_text_chars)
+        token = secrets.token_hex(8)
+        outcome = "error"
+        try:
+            async with self._locks.hold(key):
+                claim = await self._claim(key, token, inbound.message_id)
+                if claim.status == "dup":
+                    outcome = "duplicate"
+                    return self._repeat(inbound, claim)
+                try:
+                    result = await self._turn(key, token, inbound, text, claim.state, create)
+                except BaseException:
+                    with contextlib.suppress(StoreUnavailable):
+                        await self.store.release(key, token)
+                    raise
+            outcome = "ok"
+            return result
+        finally:
+            metrics = self.services.metrics
+            if metrics is not None:
+                metrics.turns.labels(inbound.channel, outcome).inc()
+                metrics.turn_seconds.labels(inbound.channel).observe(time.perf_counter() - started)
+
+    async def open(self, inbound: Inbound) -> TurnResult:
+        """Start a conversation with a welcome, before the customer has said anything."""
+        key = conversation_key(inbound)
+        token = secrets.token_hex(8)
+        async with self._locks.hold(key):
+            claim = await self._claim(key, token, None)
+            state = ConversationState.from_json(claim.state) if claim.state else None
+            if state is None:
+                state = self._new_state(inbound)
+            turn = Turn(inbound, "", state, self.services)
+            turn.say(
+                _(
+                    "Hello! I am StarLink Telecom's assistant. Ask me about plans, bills, "
+                    "broadband, roaming and more. What can I do for you?"
+                ),
+                buttons=self.menu(turn),
+            )
+            now = self._clock()
+            entries = [NewEntry("bot", r.text, now, r.buttons, r.card) for r in turn.replies]
+            saved = await self.store.save(
+                key, token=token, state=state.to_json(), message_id=None, entries=entries
+            )
+        if self.hub is not None:
+            self.hub.announce(key, saved[-1].seq)
+        return TurnResult(inbound.chat, state.mode, state.locale, saved)
+
+    async def _claim(self, key: str, token: str, message_id: str | None) -> Claim:
+        deadline = time.monotonic() + _BUSY_WAIT_S
+        pause = 0.005
+        while True:
+            claim = await self.store.claim(key, token, message_id)
+            if claim.status != "busy":
+                return claim
+            if time.monotonic() > deadline:
+                raise ConversationBusy(key)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.1)
+
+    async def _turn(
+        self,
+        key: str,
+        token: str,
+        inbound: Inbound,
+        text: str,
+        stored: str | None,
+        create: bool,
+    ) -> TurnResult:
+        if stored is None and not create:
+            raise UnknownConversation(inbound.chat)
+        state = ConversationState.from_json(stored) if stored else self._new_state(inbound)
+        turn = Turn(inbound, text, state, self.services)
+        await self._route(turn)
+        now = self._clock()
+        entries = [NewEntry("customer", text, now, client_id=inbound.message_id)]
+        entries.extend(
+            NewEntry("bot", reply.text, now, reply.buttons, reply.card) for reply in turn.replies
+        )
+        saved = await self.store.save(
+            key, token=token, state=state.to_json(), message_id=inbound.message_id, entries=entries
+        )
+        if self.hub is not None:
+            self.hub.announce(key, saved[-1].seq)
+        return TurnResult(inbound.chat, state.mode, state.locale, saved[1:], saved[0])
+
+    def _repeat(self, inbound: Inbound, claim: Claim) -> TurnResult:
+        state = ConversationState.from_json(claim.state) if claim.state else ConversationState()
+        echo = next((e for e in claim.entries if e.role == "customer"), None)
+        replies = [e for e in claim.entries if e.role != "customer"]
+        return TurnResult(inbound.chat, state.mode, state.locale, replies, echo, duplicate=True)
+
+    def _new_state(self, inbound: Inbound) -> ConversationState:
+        default = self.services.settings.default_locale
+        return ConversationState(
+            locale=negotiate([inbound.locale_hint], default),
+            channel=inbound.channel,
+            created=round(self._clock(), 3),
+        )
+
+    async def _route(self, turn: Turn) -> None:
+        state = turn.state
+        if turn.text and not state.locale_pinned and turn.inbound.payload is None:
+            language = self.services.nlu.detect_language(turn.text)
+            if language is not None:
+                state.locale = language
+        command = self.commands.detect(turn.text, turn.inbound.payload)
+        if state.mode != "bot":
+            if command is not None and command.name in ("language", "stop"):
+                await self._command(turn, command)
+            else:
+                await self.handoff.relay(turn)
+            return
+        if command is not None:
+            await self._command(turn, command)
+        elif turn.inbound.payload is not None:
+            await self._payload(turn, turn.inbound.payload)
+        elif not turn.text:
+            turn.say(_("I didn't get any text. What can I do for you?"), buttons=self.menu(turn))
+        elif state.flow is not None and state.flow in self._flows:
+            await self._flows[state.flow].step(turn)
+        else:
+            state.leave_flow()
+            await self._by_text(turn)
+
+    async def _by_text(self, turn: Turn) -> None:
+        intent = turn.parse().intent.name
+        if intent == "human_agent":
+            await self.handoff.request(turn, "asked")
+        elif intent == "cancel":
+            turn.say(
+                _("There is nothing to cancel. What can I do for you?"), buttons=self.menu(turn)
+            )
+        else:
+            await self._by_intent.get(intent, self._fallback).start(turn)
+
+    async def _payload(self, turn: Turn, payload: str) -> None:
+        name, _sep, argument = payload.partition(":")
+        flow = self._flows.get(name)
+        if flow is None:
+            turn.say(
+                _("That button is no longer valid. Here is the main menu."),
+                buttons=self.menu(turn),
+            )
+            return
+        await flow.on_payload(turn, argument)
+
+    async def _command(self, turn: Turn, command: Command) -> None:
+        state = turn.state
+        if command.name == "human":
+            await self.handoff.request(turn, "asked")
+        elif command.name == "menu":
+            state.leave_flow()
+            state.notify = True
+            turn.understood()
+            turn.say(_("What can I do for you?"), buttons=self.menu(turn))
+        elif command.name == "cancel":
+            if state.flow is None:
+                turn.say(
+                    _("There is nothing to cancel. What can I do for you?"), buttons=self.menu(turn)
+                )
+            else:
+                state.leave_flow()
+                turn.say(_("Cancelled. What else can I do for you?"), buttons=self.menu(turn))
+        elif command.name == "language":
+            self._language(turn, command.argument)
+        elif command.name == "stop":
+            state.notify = False
+            turn.say(
+                _(
+                    "You will no longer receive notifications from us. "
+                    "Send “menu” at any time to start again."
+                )
+            )
+
+    def _language(self, turn: Turn, language: str | None) -> None:
+        if language not in ("zh", "en"):
+            turn.say(
+                _("Please choose a language."),
+                buttons=[("中文", "cmd:language:zh"), ("English", "cmd:language:en")],
+            )
+            return
+        turn.state.locale = language
+        turn.state.locale_pinned = True
+        turn.say(_("I will speak English from now on."), buttons=self.menu(turn))
+
+    def menu(self, turn: Turn) -> list[tuple[Text | str, str]]:
+        """The main menu: each flow's entry, then a person and the language choice."""
+        entries: list[tuple[Text | str, str]] = []
+        for flow in self._flows.values():
+            entry = flow.menu_entry()
+            if entry is not None:
+                entries.append(entry)
+        entries.append((_("Talk to an agent"), "cmd:human"))
+        entries.append((_("中文 / English"), "cmd:language"))
+        return entries

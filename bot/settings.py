@@ -1,0 +1,75 @@
+"""Settings: one object built at start from `SHOUWEN_*` environment variables (and `.env`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names it."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable; see README.md for each variable."""
+
+    redis_url: str | None = None  # None: the embedded in-process store
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    default_locale: str = "zh"
+    timezone: str = "Asia/Shanghai"
+    hotline: str = "10000"
+    max_text_chars: int = 2000  # longer text is cut before understanding
+    max_body_bytes: int = 64 * 1024  # larger HTTP bodies are refused with 413
+    conversation_ttl_days: int = 30
+    log_level: str = "INFO"
+    locales_dir: Path = field(default=LOCALES_DIR)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
+        """Read `SHOUWEN_*` variables; a `.env` file in the working directory fills gaps."""
+        if env is None:
+            if dotenv:
+                from dotenv import load_dotenv
+
+                load_dotenv(override=False)
+            env = os.environ
+        locale = env.get("SHOUWEN_DEFAULT_LOCALE", "zh") or "zh"
+        if locale not in ("zh", "en"):
+            raise SettingsError(f"SHOUWEN_DEFAULT_LOCALE must be zh or en, got {locale!r}")
+        return cls(
+            redis_url=env.get("SHOUWEN_REDIS_URL") or None,
+            host=env.get("SHOUWEN_HOST", "127.0.0.1") or "127.0.0.1",
+            port=_int(env, "SHOUWEN_PORT", 8080, 1, 65535),
+            workers=_int(env, "SHOUWEN_WORKERS", 1, 1, 64),
+            default_locale=locale,
+            timezone=env.get("SHOUWEN_TIMEZONE", "Asia/Shanghai") or "Asia/Shanghai",
+            hotline=env.get("SHOUWEN_HOTLINE", "10000") or "10000",
+            max_text_chars=_int(env, "SHOUWEN_MAX_TEXT_CHARS", 2000, 100, 20000),
+            max_body_bytes=_int(env, "SHOUWEN_MAX_BODY_BYTES", 64 * 1024, 1024, 10 * 1024 * 1024),
+            conversation_ttl_days=_int(env, "SHOUWEN_CONVERSATION_TTL_DAYS", 30, 1, 3650),
+            log_level=(env.get("SHOUWEN_LOG_LEVEL") or "INFO").upper(),
+        )
+
+    @property
+    def conversation_ttl_seconds(self) -> int:
+        return self.conversation_ttl_days * 86400

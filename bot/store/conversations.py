@@ -1,0 +1,163 @@
+"""The conversation repository: claim-and-load, save-and-release, transcript reads."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from bot.errors import StoreUnavailable
+from bot.messages import Button, Card, Entry
+from bot.store import keys, scripts
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """A transcript line before the store numbers it."""
+
+    role: str
+    text: str
+    ts: float
+    buttons: tuple[Button, ...] = ()
+    card: Card | None = None
+    client_id: str | None = None
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = {"r": self.role, "t": self.text, "ts": round(self.ts, 3)}
+        if self.buttons:
+            data["b"] = [[b.title, b.payload] for b in self.buttons]
+        if self.card is not None:
+            data["c"] = self.card.as_dict()
+        if self.client_id is not None:
+            data["i"] = self.client_id
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+    def numbered(self, seq: int) -> Entry:
+        return Entry(seq, self.role, self.text, self.ts, self.buttons, self.card, self.client_id)
+
+
+def entry_from_stream(stream_id: str, fields: Sequence[str] | dict[str, str]) -> Entry:
+    """Decode one XRANGE item; the stream id `<seq>-0` carries the seq."""
+    # redis-py decodes XRANGE fields to a dict; inside a script's reply they are a flat list.
+    if not isinstance(fields, dict):
+        fields = dict(zip(fields[::2], fields[1::2], strict=True))
+    raw = fields["e"]
+    data = json.loads(raw)
+    card = data.get("c")
+    return Entry(
+        seq=int(stream_id.split("-", 1)[0]),
+        role=data["r"],
+        text=data["t"],
+        ts=float(data["ts"]),
+        buttons=tuple(Button(title, payload) for title, payload in data.get("b", ())),
+        card=Card.from_dict(card) if card else None,
+        client_id=data.get("i"),
+    )
+
+
+@dataclass(slots=True)
+class Claim:
+    """What CLAIM found: `ok` (lock held, state loaded), `busy`, or `dup` (already answered)."""
+
+    status: Literal["ok", "busy", "dup"]
+    state: str | None = None
+    entries: list[Entry] = field(default_factory=list)
+
+
+async def _guard(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except (RedisError, OSError) as error:
+        raise StoreUnavailable(str(error)) from error
+
+
+class ConversationStore:
+    """Conversation state, locks, de-duplication and transcripts in Redis."""
+
+    def __init__(self, redis: aioredis.Redis, *, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._ttl = ttl_seconds
+        self._claim = redis.register_script(scripts.CLAIM)
+        self._save = redis.register_script(scripts.SAVE)
+        self._release = redis.register_script(scripts.RELEASE)
+
+    async def claim(self, conversation_id: str, token: str, message_id: str | None) -> Claim:
+        """One round trip: skip a seen message id, else lock the conversation and load it."""
+        result: list[Any] = await _guard(
+            self._claim(
+                keys=keys.conversation_keys(conversation_id),
+                args=[token, keys.LOCK_TTL_MS, message_id or ""],
+            )
+        )
+        status = result[0]
+        if status == "busy":
+            return Claim("busy")
+        state = result[1] or None
+        if status == "dup":
+            entries = [entry_from_stream(sid, fields) for sid, fields in result[2]]
+            return Claim("dup", state, entries)
+        return Claim("ok", state)
+
+    async def save(
+        self,
+        conversation_id: str,
+        *,
+        token: str,
+        state: str,
+        message_id: str | None,
+        entries: Sequence[NewEntry],
+    ) -> list[Entry]:
+        """One round trip: store state, append entries, remember the message, unlock."""
+        first = await self._run_save(conversation_id, token, state, message_id, entries)
+        return [entry.numbered(first + i) for i, entry in enumerate(entries)]
+
+    async def append(self, conversation_id: str, entries: Sequence[NewEntry]) -> list[Entry]:
+        """Add lines from outside a turn (an agent, a notification) to the transcript."""
+        first = await self._run_save(conversation_id, "", "", None, entries)
+        return [entry.numbered(first + i) for i, entry in enumerate(entries)]
+
+    async def release(self, conversation_id: str, token: str) -> None:
+        """Free the lock of a turn that failed before it could save."""
+        await _guard(self._release(keys=[keys.conversation_lock(conversation_id)], args=[token]))
+
+    async def read(self, conversation_id: str, after: int, limit: int = 200) -> list[Entry]:
+        """Transcript entries with seq > `after`, oldest first."""
+        items = await _guard(
+            self._redis.xrange(keys.conversation_log(conversation_id), f"{after + 1}-0", "+", limit)
+        )
+        return [entry_from_stream(sid, fields) for sid, fields in items]
+
+    async def load(self, conversation_id: str) -> tuple[str | None, int]:
+        """The stored state (None if unknown) and the last seq, without locking."""
+        state, seq = await _guard(
+            self._redis.hmget(keys.conversation(conversation_id), ["s", "q"])  # type: ignore[arg-type]
+        )
+        return state, int(seq or 0)
+
+    async def _run_save(
+        self,
+        conversation_id: str,
+        token: str,
+        state: str,
+        message_id: str | None,
+        entries: Sequence[NewEntry],
+    ) -> int:
+        args: list[Any] = [
+            token,
+            state,
+            self._ttl,
+            message_id or "",
+            keys.LOG_MAXLEN,
+            keys.SEEN_TTL_S,
+            keys.EVENTS_CHANNEL,
+            conversation_id,
+        ]
+        args.extend(entry.to_json() for entry in entries)
+        first = await _guard(self._save(keys=keys.conversation_keys(conversation_id), args=args))
+        return int(first)

@@ -1,0 +1,70 @@
+"""Lua scripts: each is one atomic decision over one conversation's keys (one hash tag).
+
+A bot turn is two round trips: CLAIM (de-duplicate, lock, load) and SAVE (store state,
+append to the transcript, remember the message id, unlock, announce).
+"""
+
+# KEYS: conversation, lock, seen, log.  ARGV: token, lock ttl ms, message id ("" for none).
+# Returns {"dup", state, entries} when the message id was handled already (entries are what
+# it produced, to answer the same again), {"busy"} when another turn holds the conversation,
+# else {"ok", state} with state "" for a conversation that does not exist yet.
+CLAIM = """
+local conversation, lock, seen, log = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local token, lock_ms, message_id = ARGV[1], ARGV[2], ARGV[3]
+if message_id ~= '' then
+  local range = redis.call('HGET', seen, message_id)
+  if range then
+    local first, last = string.match(range, '^(%d+) (%d+)$')
+    local entries = redis.call('XRANGE', log, first .. '-0', last .. '-0')
+    return {'dup', redis.call('HGET', conversation, 's') or '', entries}
+  end
+end
+if not redis.call('SET', lock, token, 'NX', 'PX', lock_ms) then
+  return {'busy'}
+end
+return {'ok', redis.call('HGET', conversation, 's') or ''}
+"""
+
+# KEYS: conversation, lock, seen, log.
+# ARGV: token ("" when no turn holds the lock), state JSON ("" to leave the state alone),
+#       ttl s, message id ("" for none), log maxlen, seen ttl s, channel, conversation id,
+#       then one JSON entry per transcript line to append.
+# Returns the seq of the first appended entry (last seq + 1 when none were appended).
+SAVE = """
+local conversation, lock, seen, log = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local token, state, ttl, message_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local maxlen, seen_ttl, channel, conversation_id = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local seq = tonumber(redis.call('HGET', conversation, 'q') or '0')
+local first = seq + 1
+for i = 9, #ARGV do
+  seq = seq + 1
+  redis.call('XADD', log, 'MAXLEN', '~', maxlen, seq .. '-0', 'e', ARGV[i])
+end
+if state ~= '' then
+  redis.call('HSET', conversation, 's', state, 'q', seq)
+else
+  redis.call('HSET', conversation, 'q', seq)
+end
+redis.call('EXPIRE', conversation, ttl)
+if seq >= first then
+  redis.call('EXPIRE', log, ttl)
+  if message_id ~= '' then
+    redis.call('HSET', seen, message_id, first .. ' ' .. seq)
+    redis.call('EXPIRE', seen, seen_ttl)
+  end
+  redis.call('PUBLISH', channel, conversation_id .. ' ' .. seq)
+end
+if token ~= '' and redis.call('GET', lock) == token then
+  redis.call('DEL', lock)
+end
+return first
+"""
+
+# KEYS: lock.  ARGV: token.  Frees the lock of a turn that failed before saving.
+RELEASE = """
+local lock, token = KEYS[1], ARGV[1]
+if redis.call('GET', lock) == token then
+  return redis.call('DEL', lock)
+end
+return 0
+"""

@@ -1,0 +1,45 @@
+"""The web chat contract's shared pieces: ids, limits and the check of a message."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from connectors.errors import ApiError
+
+CHANNEL = "web"
+# A conversation id is 24 random URL-safe bytes: unguessable, and safe in keys and URLs.
+_CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+MAX_TEXT_CHARS = 4096  # a chat message longer than this is refused, not cut
+MAX_PAYLOAD_CHARS = 256
+
+
+def new_conversation_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def valid_conversation_id(value: object) -> bool:
+    return isinstance(value, str) and bool(_CONVERSATION_ID.match(value))
+
+
+def parse_message(body: object) -> dict[str, Any]:
+    """Check a chat message object; raise ApiError saying what is wrong."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", "The body must be a JSON object.")
+    for name, limit in (("text", MAX_TEXT_CHARS), ("payload", MAX_PAYLOAD_CHARS), ("locale", 64)):
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ApiError(422, "invalid_field", f"“{name}” must be a string.")
+        if isinstance(value, str) and len(value) > limit:
+            code = "text_too_long" if name == "text" else "invalid_field"
+            raise ApiError(422, code, f"“{name}” is longer than {limit} characters.")
+    message_id = body.get("id")
+    if message_id is not None and not (
+        isinstance(message_id, str) and _MESSAGE_ID.match(message_id)
+    ):
+        raise ApiError(422, "invalid_field", "“id” must be 1-64 letters, digits or -_.:")
+    if not (body.get("text") or "").strip() and not body.get("payload"):
+        raise ApiError(422, "empty_message", "Send “text” or “payload”.")
+    return body

@@ -1,0 +1,42 @@
+"""Greetings, thanks and goodbyes: short, friendly, and back to what the customer needs."""
+
+from __future__ import annotations
+
+from bot.dialog import Turn
+from bot.i18n import Text, _
+
+
+class SmalltalkFlow:
+    """Answers greet, thanks, goodbye, and a yes or no that answers nothing."""
+
+    name = "chat"
+    intents = frozenset({"greet", "thanks", "goodbye", "affirm", "deny"})
+
+    def menu_entry(self) -> tuple[Text, str] | None:
+        return None
+
+    async def start(self, turn: Turn) -> None:
+        turn.understood()
+        intent = turn.parse().intent.name
+        menu = [(_("Common questions"), "consult:topics"), (_("Talk to an agent"), "cmd:human")]
+        if intent == "greet":
+            turn.say(
+                _(
+                    "Hello! I am StarLink Telecom's assistant. Ask me about plans, bills, "
+                    "broadband, roaming and more. What can I do for you?"
+                ),
+                buttons=menu,
+            )
+        elif intent == "thanks":
+            turn.say(_("You're welcome! Anything else I can help with?"), buttons=menu)
+        elif intent == "goodbye":
+            turn.say(_("Thank you for contacting StarLink Telecom. Goodbye!"))
+        else:
+            turn.say(_("What can I do for you?"), buttons=menu)
+
+    async def step(self, turn: Turn) -> None:
+        turn.state.leave_flow()
+        await self.start(turn)
+
+    async def on_payload(self, turn: Turn, argument: str) -> None:
+        await self.start(turn)
