@@ -12,7 +12,7 @@ import yaml
 COMMANDS = ("human", "menu", "cancel", "language", "stop")
 # A keyword found *inside* a message counts only in short messages: "我不要人工" is rare, but
 # a long question that mentions 人工 is a question, not a command.
-MAX_CONTAINS_CHARS = 16
+MAX_CONTAINS_CHARS = 24
 _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 
 
