@@ -185,7 +185,7 @@ def _nlu_parse(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _nlu_test(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.nlu import run_test
+    from bot.nlu.evaluate import run_test
 
     report, accuracy = run_test(settings.locales_dir, ("zh", "en"), folds=args.folds)
     print(report)

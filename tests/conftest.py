@@ -45,8 +45,20 @@ def start_private_redis(directory: Path, *extra: str) -> tuple[subprocess.Popen[
     """A redis-server of our own on a free port; the caller stops it."""
     port = free_port()
     process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(directory), *extra],
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+            *extra,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -82,11 +94,11 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def real_redis(redis_url: str) -> Iterator[str]:
+def real_redis(redis_url: str) -> str:
     client = sync_redis.Redis.from_url(redis_url)
     client.flushdb()
     client.close()
-    yield redis_url
+    return redis_url
 
 
 @pytest.fixture(params=["embedded", "redis"])
@@ -124,7 +136,9 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> RoundTrips:
     counter = RoundTrips()
     original = AbstractConnection.send_packed_command
 
-    async def counting(self: AbstractConnection, command: object, check_health: bool = True) -> None:
+    async def counting(
+        self: AbstractConnection, command: object, check_health: bool = True
+    ) -> None:
         counter.count += 1
         await original(self, command, check_health)  # type: ignore[arg-type]
 

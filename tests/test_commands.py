@@ -14,12 +14,21 @@ COMMANDS = Commands.load(LOCALES_DIR)
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("人工", Command("human")), ("转人工！", Command("human")), ("我要转人工", Command("human")),
-        ("Human", Command("human")), ("talk to a person please", Command("human")),
-        ("菜单", Command("menu")), ("  MENU ", Command("menu")), ("/start", Command("menu")),
-        ("取消", Command("cancel")), ("Cancel.", Command("cancel")),
-        ("语言", Command("language")), ("English", Command("language", "en")),
-        ("中文", Command("language", "zh")), ("TD", Command("stop")), ("stop", Command("stop")),
+        ("人工", Command("human")),
+        ("转人工！", Command("human")),
+        ("我要转人工", Command("human")),
+        ("Human", Command("human")),
+        ("talk to a person please", Command("human")),
+        ("菜单", Command("menu")),
+        ("  MENU ", Command("menu")),
+        ("/start", Command("menu")),
+        ("取消", Command("cancel")),
+        ("Cancel.", Command("cancel")),
+        ("语言", Command("language")),
+        ("English", Command("language", "en")),
+        ("中文", Command("language", "zh")),
+        ("TD", Command("stop")),
+        ("stop", Command("stop")),
         ("ＳＴＯＰ", Command("stop")),
     ],
 )
@@ -30,8 +39,13 @@ def test_command_words_in_both_languages(text: str, expected: Command) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "", "   ", "你好", "我想问一下人工客服的工作时间是几点到几点，周末有没有人",
-        "menu prices for the 5G plans", "stopwatch", "cancellation fee for my broadband contract",
+        "",
+        "   ",
+        "你好",
+        "我想问一下人工客服的工作时间是几点到几点，周末有没有人",
+        "menu prices for the 5G plans",
+        "stopwatch",
+        "cancellation fee for my broadband contract",
     ],
 )
 def test_ordinary_messages_are_not_commands(text: str) -> None:
@@ -41,8 +55,11 @@ def test_ordinary_messages_are_not_commands(text: str) -> None:
 @pytest.mark.parametrize(
     ("payload", "expected"),
     [
-        ("cmd:human", Command("human")), ("cmd:language:en", Command("language", "en")),
-        ("cmd:menu", Command("menu")), ("cmd:launch-missiles", None), ("consult:topics", None),
+        ("cmd:human", Command("human")),
+        ("cmd:language:en", Command("language", "en")),
+        ("cmd:menu", Command("menu")),
+        ("cmd:launch-missiles", None),
+        ("consult:topics", None),
         ("", None),
     ],
 )
@@ -51,9 +68,18 @@ def test_command_payloads(payload: str, expected: Command | None) -> None:
 
 
 def test_settings_come_from_the_environment() -> None:
-    settings = Settings.from_env({"SHOUWEN_PORT": "9000", "SHOUWEN_REDIS_URL": "redis://r:6379/1",
-                                  "SHOUWEN_DEFAULT_LOCALE": "en"})
-    assert (settings.port, settings.redis_url, settings.default_locale) == (9000, "redis://r:6379/1", "en")
+    settings = Settings.from_env(
+        {
+            "SHOUWEN_PORT": "9000",
+            "SHOUWEN_REDIS_URL": "redis://r:6379/1",
+            "SHOUWEN_DEFAULT_LOCALE": "en",
+        }
+    )
+    assert (settings.port, settings.redis_url, settings.default_locale) == (
+        9000,
+        "redis://r:6379/1",
+        "en",
+    )
     assert Settings.from_env({}).redis_url is None
 
 

@@ -36,7 +36,10 @@ async def test_save_stores_state_numbers_entries_and_unlocks(handles: RedisHandl
         token="t1",
         state='{"l":"en"}',
         message_id="m1",
-        entries=[entry("hi", "customer"), NewEntry("bot", "hello", 1.0, (Button("A", "x:a"),), card)],
+        entries=[
+            entry("hi", "customer"),
+            NewEntry("bot", "hello", 1.0, (Button("A", "x:a"),), card),
+        ],
     )
     assert [e.seq for e in saved] == [1, 2]
     state, last = await store.load("web:a")
@@ -65,7 +68,10 @@ async def test_a_seen_message_id_returns_what_it_produced(handles: RedisHandles)
     store = ConversationStore(handles.commands, ttl_seconds=TTL)
     await store.claim("web:a", "t1", "m1")
     saved = await store.save(
-        "web:a", token="t1", state="{}", message_id="m1",
+        "web:a",
+        token="t1",
+        state="{}",
+        message_id="m1",
         entries=[entry("hi", "customer"), entry("hello")],
     )
     await store.claim("web:a", "t2", "m2")
@@ -102,7 +108,9 @@ async def test_transcript_is_capped(handles: RedisHandles) -> None:
 async def test_append_outside_a_turn_numbers_after_the_turns(handles: RedisHandles) -> None:
     store = ConversationStore(handles.commands, ttl_seconds=TTL)
     await store.claim("web:a", "t1", None)
-    await store.save("web:a", token="t1", state='{"m":"agent"}', message_id=None, entries=[entry("a")])
+    await store.save(
+        "web:a", token="t1", state='{"m":"agent"}', message_id=None, entries=[entry("a")]
+    )
     appended = await store.append("web:a", [entry("from an agent", "agent")])
     assert appended[0].seq == 2
     state, last = await store.load("web:a")

@@ -29,7 +29,7 @@ class NewEntry:
     client_id: str | None = None
 
     def to_json(self) -> str:
-        data: dict[str, Any] = {"r": self.role, "t": self.text, "ts": round(self.ts, 3)}
+        data: dict[str, Any] = {"r": self.role, "t": self.text, "ts": self.ts}
         if self.buttons:
             data["b"] = [[b.title, b.payload] for b in self.buttons]
         if self.card is not None:
@@ -37,6 +37,10 @@ class NewEntry:
         if self.client_id is not None:
             data["i"] = self.client_id
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+    def __post_init__(self) -> None:
+        # Milliseconds are enough, and the stored and the returned copy must be equal.
+        object.__setattr__(self, "ts", round(self.ts, 3))
 
     def numbered(self, seq: int) -> Entry:
         return Entry(seq, self.role, self.text, self.ts, self.buttons, self.card, self.client_id)

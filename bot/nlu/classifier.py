@@ -1,0 +1,186 @@
+"""The intent classifier: TF-IDF n-grams and a linear SVM, one per language.
+
+Chinese uses character 1–3-grams (no word segmentation needed); English uses word 1–2-grams
+plus character 2–5-grams inside word boundaries, which forgives typos. scikit-learn trains
+the model; prediction then runs on the fitted weights directly (`LinearScorer`), because
+scikit-learn's per-call input validation costs more than the arithmetic for one short text.
+
+Confidences are a softmax over the SVM's margins (`MARGIN_SCALE` sharpens it). When the best
+one is under `threshold`, the intent is `out_of_scope`, as Rasa's FallbackClassifier does.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.svm import LinearSVC
+
+from bot.nlu.data import TrainingData
+from bot.nlu.results import IntentScore
+
+OUT_OF_SCOPE = "out_of_scope"
+# Tuned together on cross-validation and on gibberish and unrelated probes
+# (tests/test_nlu_parser.py): a higher threshold sends real requests with a typo or an
+# unseen word to out_of_scope; a lower one lets gibberish through.
+MARGIN_SCALE = 5.0
+DEFAULT_THRESHOLD = 0.3
+RANKING_LENGTH = 10  # as Rasa's default
+MAX_CLASSIFIED_CHARS = 1000  # a customer's intent shows in the first lines; keeps cost flat
+
+_WORD = r"(?u)\b\w+\b"  # single-character words too: "5", "y", "k"
+_LONG_NUMBER = re.compile(r"[0-9]{5,}")
+
+
+def prepare(text: str) -> str:
+    """What the classifier sees: lower case, long numbers (phones, case numbers) alike."""
+    text = text[:MAX_CLASSIFIED_CHARS].lower()
+    return _LONG_NUMBER.sub("00000", text)
+
+
+def build_pipeline(language: str) -> Pipeline:
+    """An untrained pipeline for `language`; also what cross-validation trains."""
+    features: TfidfVectorizer | FeatureUnion
+    if language == "en":
+        features = FeatureUnion(
+            [
+                (
+                    "words",
+                    _tfidf(analyzer="word", ngram_range=(1, 2), token_pattern=_WORD),
+                ),
+                ("chars", _tfidf(analyzer="char_wb", ngram_range=(2, 5))),
+            ]
+        )
+    else:
+        features = _tfidf(analyzer="char", ngram_range=(1, 3))
+    return Pipeline([("features", features), ("svm", LinearSVC(C=1.0, random_state=0))])
+
+
+def _tfidf(**options: object) -> TfidfVectorizer:
+    return TfidfVectorizer(sublinear_tf=True, lowercase=False, **options)
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """One vectorizer's share of the model: its analyzer, vocabulary, idf and weights."""
+
+    analyzer: Callable[[str], list[str]]
+    vocabulary: dict[str, int]
+    idf: NDArray[np.float64]
+    weights: NDArray[np.float64]  # (block features, classes)
+    max_idf: float
+
+    def add_scores(self, text: str, scores: NDArray[np.float64]) -> None:
+        known: dict[int, int] = {}
+        unknown = 0.0
+        for gram, count in Counter(self.analyzer(text)).items():
+            column = self.vocabulary.get(gram)
+            if column is None:
+                unknown += (1.0 + math.log(count)) ** 2
+            else:
+                known[column] = count
+        if not known:
+            return
+        index = np.fromiter(known, dtype=np.intp, count=len(known))
+        tf = np.fromiter((1.0 + math.log(n) for n in known.values()), np.float64, len(known))
+        values = tf * self.idf[index]
+        # Unseen n-grams count in the norm at the rarest seen n-gram's weight: text that is
+        # mostly new to the model ("<script>…", gibberish) gets small margins, so low
+        # confidence, instead of being judged on the one digit it shares with "5分".
+        norm_squared = float(values @ values) + unknown * self.max_idf**2
+        values /= math.sqrt(norm_squared)
+        scores += values @ self.weights[index]
+
+
+class LinearScorer:
+    """The fitted pipeline's decision function, computed from its weights.
+
+    Equal to ``LinearSVC.decision_function`` for text whose n-grams were all seen in
+    training; unseen n-grams shrink the margins (see `_Block.add_scores`).
+    """
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        svm: LinearSVC = pipeline.named_steps["svm"]
+        features = pipeline.named_steps["features"]
+        vectorizers = (
+            [v for _, v in features.transformer_list]
+            if isinstance(features, FeatureUnion)
+            else [features]
+        )
+        coef = np.asarray(svm.coef_, dtype=np.float64).T  # (features, classes)
+        intercept = np.asarray(svm.intercept_, dtype=np.float64)
+        if coef.shape[1] == 1:  # two classes: one margin, positive for the second class
+            coef, intercept = np.hstack([-coef, coef]), np.concatenate([-intercept, intercept])
+        self.labels: tuple[str, ...] = tuple(str(c) for c in svm.classes_)
+        self.intercept: NDArray[np.float64] = intercept
+        self.blocks: list[_Block] = []
+        offset = 0
+        for vectorizer in vectorizers:
+            size = len(vectorizer.vocabulary_)
+            self.blocks.append(
+                _Block(
+                    analyzer=vectorizer.build_analyzer(),
+                    vocabulary={str(k): int(v) for k, v in vectorizer.vocabulary_.items()},
+                    idf=np.asarray(vectorizer.idf_, dtype=np.float64),
+                    weights=np.ascontiguousarray(coef[offset : offset + size]),
+                    max_idf=float(np.max(vectorizer.idf_)),
+                )
+            )
+            offset += size
+
+    def margins(self, text: str) -> NDArray[np.float64]:
+        """One margin per label."""
+        scores = self.intercept.copy()
+        for block in self.blocks:
+            block.add_scores(text, scores)
+        return scores
+
+
+class IntentClassifier:
+    """Ranks intents for one language's texts."""
+
+    def __init__(self, language: str, scorer: LinearScorer, threshold: float) -> None:
+        self.language = language
+        self.scorer = scorer
+        self.threshold = threshold
+
+    @classmethod
+    def train(cls, data: TrainingData, threshold: float = DEFAULT_THRESHOLD) -> IntentClassifier:
+        """Fit on all of `data`'s examples."""
+        pipeline = build_pipeline(data.language)
+        pipeline.fit([prepare(text) for text in data.texts], list(data.intents))
+        return cls(data.language, LinearScorer(pipeline), threshold)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.scorer.labels
+
+    def rank(self, text: str) -> tuple[IntentScore, ...]:
+        """Intents by confidence, best first; `out_of_scope` first when nothing is sure."""
+        confidences = softmax(self.scorer.margins(prepare(text)))
+        order = np.argsort(-confidences, kind="stable")
+        ranking = [IntentScore(self.labels[i], round(float(confidences[i]), 4)) for i in order]
+        return apply_threshold(ranking, self.threshold)[:RANKING_LENGTH]
+
+
+def softmax(margins: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Margins to confidences that sum to 1."""
+    scaled = margins * MARGIN_SCALE
+    exp = np.exp(scaled - scaled.max())
+    result: NDArray[np.float64] = exp / exp.sum()
+    return result
+
+
+def apply_threshold(ranking: Sequence[IntentScore], threshold: float) -> tuple[IntentScore, ...]:
+    """Put `out_of_scope` first, at the threshold's confidence, if the best is below it."""
+    if not ranking or ranking[0].confidence >= threshold or ranking[0].name == OUT_OF_SCOPE:
+        return tuple(ranking)
+    fallback = IntentScore(OUT_OF_SCOPE, threshold)
+    return (fallback, *(score for score in ranking if score.name != OUT_OF_SCOPE))

@@ -1,0 +1,132 @@
+"""The commands a newcomer runs: serve on the embedded store, chat, nlu parse."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import free_port
+
+SHOUWEN = [sys.executable, "-m", "bot.cli"]
+
+
+def env(**extra: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWEN_")}
+    clean.update(extra)
+    return clean
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [*SHOUWEN, "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env(),
+    )
+    try:
+        yield port, process
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def wait_ready(process: subprocess.Popen[str]) -> list[str]:
+    lines: list[str] = []
+    assert process.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("Web chat:"):
+            return lines
+    raise AssertionError("server did not say it was ready:\n" + "".join(lines))
+
+
+def test_serve_starts_on_the_embedded_store_and_chats(
+    server: tuple[int, subprocess.Popen[str]],
+) -> None:
+    port, process = server
+    lines = wait_ready(process)
+    assert any("embedded" in line for line in lines)
+    assert any(f"http://127.0.0.1:{port}/" in line for line in lines)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/chat/messages",
+        data=json.dumps({"text": "How do I check my bill?"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = json.load(response)
+    assert body["locale"] == "en" and body["replies"][0]["text"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as response:
+        assert json.load(response)["store"] == "embedded"
+
+
+def test_workers_need_a_real_redis() -> None:
+    result = subprocess.run(
+        [*SHOUWEN, "serve", "--workers", "2"],
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "SHOUWEN_REDIS_URL" in result.stderr
+
+
+def test_a_bad_setting_is_named() -> None:
+    result = subprocess.run(
+        [*SHOUWEN, "serve"],
+        capture_output=True,
+        text=True,
+        env=env(SHOUWEN_PORT="eighty"),
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "SHOUWEN_PORT" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("locale", "lines", "expected"),
+    [
+        ("zh", "国际漫游怎么开通\n1\n/quit\n", "漫游"),
+        ("en", "How do I turn on roaming abroad?\n/quit\n", "roaming"),
+    ],
+)
+def test_chat_in_the_terminal(locale: str, lines: str, expected: str) -> None:
+    result = subprocess.run(
+        [*SHOUWEN, "chat", "--locale", locale],
+        input=lines,
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout.lower()
+    assert "1. " in result.stdout  # buttons are numbered
+
+
+def test_nlu_parse_prints_rasa_json() -> None:
+    result = subprocess.run(
+        [*SHOUWEN, "nlu", "parse", "明天下午3点上门修宽带"],
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["intent"]["name"] in {"book_appointment", "report_fault"}
+    assert any(e["entity"] == "time" for e in body["entities"])
