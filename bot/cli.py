@@ -7,6 +7,7 @@ import asyncio
 import logging
 import multiprocessing
 import secrets
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -78,12 +79,17 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     ]
     for child in children:
         child.start()
-    try:
+
+    def stop(signum: int, _frame: object) -> None:
+        # SIGTERM skips atexit, so daemon children would outlive us: end them ourselves.
         for child in children:
-            child.join()
-    except KeyboardInterrupt:
-        for child in children:
-            child.terminate()
+            if child.is_alive():
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for child in children:
+        child.join()
     return 0
 
 

@@ -37,7 +37,7 @@ class Settings:
     workers: int = 1
     default_locale: str = "zh"
     timezone: str = "Asia/Shanghai"
-    hotline: str = "10000"
+    hotline: str = "400-000-1234"
     max_text_chars: int = 2000  # longer text is cut before understanding
     max_body_bytes: int = 64 * 1024  # larger HTTP bodies are refused with 413
     conversation_ttl_days: int = 30
@@ -63,7 +63,7 @@ class Settings:
             workers=_int(env, "SHOUWEN_WORKERS", 1, 1, 64),
             default_locale=locale,
             timezone=env.get("SHOUWEN_TIMEZONE", "Asia/Shanghai") or "Asia/Shanghai",
-            hotline=env.get("SHOUWEN_HOTLINE", "10000") or "10000",
+            hotline=env.get("SHOUWEN_HOTLINE", "400-000-1234") or "400-000-1234",
             max_text_chars=_int(env, "SHOUWEN_MAX_TEXT_CHARS", 2000, 100, 20000),
             max_body_bytes=_int(env, "SHOUWEN_MAX_BODY_BYTES", 64 * 1024, 1024, 10 * 1024 * 1024),
             conversation_ttl_days=_int(env, "SHOUWEN_CONVERSATION_TTL_DAYS", 30, 1, 3650),

@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 
+import psutil
 import pytest
 
 from tests.conftest import free_port
@@ -130,3 +131,40 @@ def test_nlu_parse_prints_rasa_json() -> None:
     body = json.loads(result.stdout)
     assert body["intent"]["name"] in {"book_appointment", "report_fault"}
     assert any(e["entity"] == "time" for e in body["entities"])
+
+
+def test_workers_share_conversations_through_redis(real_redis: str) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [*SHOUWEN, "serve", "--port", str(port), "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env(SHOUWEN_REDIS_URL=real_redis),
+    )
+    try:
+        wait_ready(process)
+        wait_ready(process)  # both workers say they are ready
+        conversation = None
+        seqs: list[int] = []
+        for i in range(12):  # new connections each time: the kernel spreads them over workers
+            body: dict[str, object] = {"text": f"宽带问题 {i}", "id": f"m{i}"}
+            if conversation:
+                body["conversation"] = conversation
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/chat/messages",
+                data=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json", "Connection": "close"},
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                reply = json.load(response)
+            conversation = reply["conversation"]
+            seqs.append(reply["echo"]["seq"])
+        assert seqs == sorted(seqs) and len(set(seqs)) == 12
+        workers = psutil.Process(process.pid).children()
+        assert len(workers) >= 2
+    finally:
+        process.terminate()
+        process.wait(10)
+    _gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, "workers outlived the stopped server"
