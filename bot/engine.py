@@ -109,12 +109,8 @@ class Engine:
                 if claim.status == "dup":
                     outcome = "duplicate"
                     return self._repeat(inbound, claim)
-                try:
+                async with self._releasing(key, token):
                     result = await self._turn(key, token, inbound, text, claim.state, create)
-                except BaseException:
-                    with contextlib.suppress(StoreUnavailable):
-                        await self.store.release(key, token)
-                    raise
             outcome = "ok"
             return result
         finally:
@@ -129,31 +125,47 @@ class Engine:
         token = secrets.token_hex(8)
         async with self._locks.hold(key):
             claim = await self._claim(key, token, None)
-            state = ConversationState.from_json(claim.state) if claim.state else None
-            if state is None:
-                state = self._new_state(inbound)
-            turn = Turn(inbound, "", state, self.services)
-            turn.say(
-                _(
-                    "Hello! I am StarLink Telecom's assistant. Ask me about plans, bills, "
-                    "broadband, roaming and more. What can I do for you?"
-                ),
-                buttons=self.menu(turn),
-            )
-            now = self._clock()
-            entries = [NewEntry("bot", r.text, now, r.buttons, r.card) for r in turn.replies]
-            saved = await self.store.save(
-                key, token=token, state=state.to_json(), message_id=None, entries=entries
-            )
+            async with self._releasing(key, token):
+                return await self._welcome(key, token, inbound, claim.state)
+
+    async def _welcome(
+        self, key: str, token: str, inbound: Inbound, stored: str | None
+    ) -> TurnResult:
+        state = ConversationState.from_json(stored) if stored else self._new_state(inbound)
+        turn = Turn(inbound, "", state, self.services)
+        turn.say(
+            _(
+                "Hello! I am StarLink Telecom's assistant. Ask me about plans, bills, "
+                "broadband, roaming and more. What can I do for you?"
+            ),
+            buttons=self.menu(turn),
+        )
+        now = self._clock()
+        entries = [NewEntry("bot", r.text, now, r.buttons, r.card) for r in turn.replies]
+        saved = await self.store.save(
+            key, token=token, state=state.to_json(), message_id=None, entries=entries
+        )
         if self.hub is not None:
             self.hub.announce(key, saved[-1].seq)
         return TurnResult(inbound.chat, state.mode, state.locale, saved)
+
+    @contextlib.asynccontextmanager
+    async def _releasing(self, key: str, token: str) -> AsyncIterator[None]:
+        """Free the conversation if the turn fails or is cancelled before it saves."""
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(StoreUnavailable):
+                await asyncio.shield(self.store.release(key, token))
+            raise
 
     async def _claim(self, key: str, token: str, message_id: str | None) -> Claim:
         deadline = time.monotonic() + _BUSY_WAIT_S
         pause = 0.005
         while True:
-            claim = await self.store.claim(key, token, message_id)
+            # A claim cancelled in flight may have taken the lock: release it on the way out.
+            async with self._releasing(key, token):
+                claim = await self.store.claim(key, token, message_id)
             if claim.status != "busy":
                 return claim
             if time.monotonic() > deadline:

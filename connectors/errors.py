@@ -41,7 +41,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except ConversationBusy:
         return error_response(409, "busy", "The conversation is busy; please retry.")
     except StoreUnavailable:
-        log.warning("store unavailable during %s %s", request.method, request.path)
+        # The route's pattern, not the path: a path can carry a conversation id.
+        route = request.match_info.route.resource
+        log.warning(
+            "store unavailable during %s %s", request.method, route.canonical if route else "?"
+        )
         return error_response(
             503, "unavailable", "The service is briefly unavailable; please try again shortly."
         )

@@ -231,3 +231,25 @@ async def test_open_greets_a_new_conversation(runtime: Runtime) -> None:
     assert opened.locale == "en"
     assert "StarLink" in opened.replies[0].text
     assert opened.replies[0].seq == 1
+
+
+async def test_a_cancelled_turn_frees_its_conversation(runtime: Runtime) -> None:
+    engine = runtime.engine
+    started = asyncio.Event()
+    original = runtime.engine.services.nlu.parse
+
+    def slow_parse(*args: object, **kwargs: object) -> object:
+        started.set()
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    runtime.engine.services.nlu.parse = slow_parse  # type: ignore[method-assign]
+    try:
+        task = asyncio.create_task(engine.handle(say("c1", "宽带太慢")))
+        await asyncio.wait_for(started.wait(), 5)
+        await asyncio.sleep(0)
+    finally:
+        runtime.engine.services.nlu.parse = original  # type: ignore[method-assign]
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    claim = await runtime.store.claim("web:c1", "next", None)
+    assert claim.status == "ok"  # not held for the lock's full 10 s

@@ -171,3 +171,22 @@ def test_dateparser_only_runs_on_a_hint(
     assert calls == []
     extractor.extract("can you come tomorrow at 3pm", NOW)
     assert calls == ["can you come tomorrow at 3pm"]
+
+
+def test_a_long_message_cannot_make_dateparser_stall_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.nlu import times
+
+    windows: list[str] = []
+    original = times.search_dates
+
+    def counting(text: str, *args: object, **kwargs: object) -> object:
+        windows.append(text)
+        return original(text, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(times, "search_dates", counting)
+    extractor = times.TimeExtractor("Asia/Shanghai")
+    extractor.extract("on monday " * 200, datetime(2026, 11, 23, 9, 0))
+    assert 1 <= len(windows) <= 3
+    assert all(len(window) <= 160 for window in windows)

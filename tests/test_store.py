@@ -140,3 +140,40 @@ async def test_hub_wakes_watchers_in_another_process(handles: RedisHandles) -> N
 def test_keys_carry_one_hash_tag(conversation: str) -> None:
     slots = {key_slot(k.encode()) for k in keys.conversation_keys(conversation)}
     assert len(slots) == 1
+
+
+async def test_a_turn_whose_lock_expired_cannot_overwrite_a_newer_turn(
+    handles: RedisHandles,
+) -> None:
+    from bot.errors import ConversationBusy
+
+    store = ConversationStore(handles.commands, ttl_seconds=TTL)
+    await store.claim("web:a", "slow", None)
+    await handles.commands.delete(keys.conversation_lock("web:a"))  # the lock expired
+    await store.claim("web:a", "fast", None)
+    await store.save("web:a", token="fast", state='{"v":"new"}', message_id="m2", entries=[entry("b")])
+    with pytest.raises(ConversationBusy):
+        await store.save(
+            "web:a", token="slow", state='{"v":"stale"}', message_id="m1", entries=[entry("a")]
+        )
+    state, last = await store.load("web:a")
+    assert (state, last) == ('{"v":"new"}', 1)
+
+
+async def test_a_lost_hash_does_not_reuse_transcript_ids(handles: RedisHandles) -> None:
+    store = ConversationStore(handles.commands, ttl_seconds=TTL)
+    await store.append("web:a", [entry("one"), entry("two")])
+    await handles.commands.delete(keys.conversation("web:a"))  # evicted under memory pressure
+    appended = await store.append("web:a", [entry("three")])
+    assert appended[0].seq == 3
+    assert [e.text for e in await store.read("web:a", 0)] == ["one", "two", "three"]
+
+
+async def test_seen_ids_are_forgotten_with_the_transcript(handles: RedisHandles) -> None:
+    store = ConversationStore(handles.commands, ttl_seconds=TTL)
+    for i in range(2 * keys.LOG_MAXLEN + 50):
+        await store.claim("web:a", f"t{i}", f"m{i}")
+        await store.save("web:a", token=f"t{i}", state="{}", message_id=f"m{i}", entries=[entry("x")])
+    remembered = await handles.commands.hlen(keys.conversation_seen("web:a"))
+    assert remembered <= 2 * keys.LOG_MAXLEN
+    assert (await store.claim("web:a", "t", f"m{2 * keys.LOG_MAXLEN + 49}")).status == "dup"

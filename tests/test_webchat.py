@@ -87,6 +87,9 @@ async def test_a_retried_message_is_answered_once(client: TestClient[Any, Any]) 
         (b'{"text": "hi", "payload": ["x"]}', 422, "invalid_field"),
         (b'{"text": "hi", "id": "<script>"}', 422, "invalid_field"),
         (json.dumps({"text": "长" * 10_000}).encode(), 422, "text_too_long"),
+        (json.dumps({"text": "x" * 2001}).encode(), 422, "text_too_long"),
+        (b"[" * 60_000, 400, "malformed_json"),
+        (b'{"text": "hi", "n": ' + b"1" * 5000 + b"}", 400, "malformed_json"),
         (b'{"text": "hi", "conversation": "does-not-exist-0000000"}', 404, "unknown_conversation"),
         (b'{"text": "hi", "conversation": "../../etc"}', 404, "unknown_conversation"),
         (b'{"text": "hi", "conversation": 7}', 404, "unknown_conversation"),
@@ -109,7 +112,7 @@ async def test_a_body_over_the_limit_is_413(client: TestClient[Any, Any]) -> Non
     assert await error_of(response, 413) == "too_large"
 
 
-@pytest.mark.parametrize("text", ["😀🎉", "<script>alert(1)</script>", "a\x00b\x1bc", "x" * 4000])
+@pytest.mark.parametrize("text", ["😀🎉", "<script>alert(1)</script>", "a\x00b\x1bc", "x" * 2000])
 async def test_odd_text_gets_a_polite_reply(client: TestClient[Any, Any], text: str) -> None:
     body = await post(client, text=text)
     assert body["replies"] and body["replies"][0]["text"]
@@ -159,7 +162,9 @@ async def test_events_of_unknown_conversations_are_404(
     assert await error_of(await client.get(path), status) == code
 
 
-@pytest.mark.parametrize("query", ["after=-1", "after=abc", "wait=999", "wait=1.5"])
+@pytest.mark.parametrize(
+    "query", ["after=-1", "after=abc", "wait=999", "wait=1.5", "after=²", "wait=³", "after=" + "9" * 5000]
+)
 async def test_bad_event_queries_are_400(client: TestClient[Any, Any], query: str) -> None:
     conversation = (await post(client, text="你好"))["conversation"]
     response = await client.get(f"/api/chat/{conversation}/events?{query}")
@@ -249,6 +254,10 @@ async def test_nlu_parse_has_rasa_shape(client: TestClient[Any, Any]) -> None:
     )
     entities = (await english.json())["entities"]
     assert {"entity": "phone", "value": "13800138000"}.items() <= entities[0].items()
+    surrogate = await client.post(
+        "/api/nlu/parse", data='{"text": "\\ud800 hi"}', headers={"Content-Type": "application/json"}
+    )
+    assert surrogate.status == 200
     bad = await client.post("/api/nlu/parse", json={"text": None})
     assert await error_of(bad, 422) == "invalid_field"
 
@@ -284,3 +293,56 @@ async def test_demo_page_and_widget_are_served(client: TestClient[Any, Any]) -> 
     assert script.status == 200 and "javascript" in script.content_type
     style = await client.get("/widget.css")
     assert style.status == 200
+
+
+async def test_a_retried_first_message_joins_the_same_conversation(
+    client: TestClient[Any, Any],
+) -> None:
+    first = await post(client, text="宽带很慢", id="first-1")
+    again = await post(client, text="宽带很慢", id="first-1")  # the client never got its id
+    assert again["conversation"] == first["conversation"]
+    assert again["replies"] == first["replies"]
+
+
+async def test_a_long_poll_ahead_of_the_server_learns_the_real_last(
+    client: TestClient[Any, Any],
+) -> None:
+    first = await post(client, text="你好")
+    response = await client.get(f"/api/chat/{first['conversation']}/events?after=1000")
+    assert (await response.json())["last"] == 2
+
+
+async def test_socket_resume_ahead_of_the_server_still_delivers(
+    client: TestClient[Any, Any],
+) -> None:
+    conversation = (await post(client, text="你好"))["conversation"]
+    ws = await client.ws_connect(f"/api/chat/ws?conversation={conversation}&after=1000")
+    hello = await receive(ws, "hello")
+    assert hello["last"] == 2
+    await ws.send_json({"type": "message", "id": "x1", "text": "谢谢"})
+    echo = await receive(ws, "event")
+    assert echo["event"]["seq"] == 3 and echo["event"]["client_id"] == "x1"
+    await ws.close()
+
+
+@pytest.mark.parametrize("query", ["after=²", "after=" + "9" * 5000, "after=-3"])
+async def test_socket_with_a_bad_cursor_says_so(client: TestClient[Any, Any], query: str) -> None:
+    ws = await client.ws_connect(f"/api/chat/ws?{query}")
+    assert (await receive(ws, "error"))["error"]["code"] == "invalid_query"
+
+
+async def test_socket_survives_hostile_frames(client: TestClient[Any, Any]) -> None:
+    ws = await client.ws_connect("/api/chat/ws")
+    await receive(ws, "hello")
+    await ws.send_str("[" * 60_000)
+    assert (await receive(ws, "error"))["error"]["code"] == "malformed_json"
+    await ws.send_str('{"type": "message", "n": ' + "1" * 5000 + "}")
+    assert (await receive(ws, "error"))["error"]["code"] == "malformed_json"
+    await ws.send_bytes(b"\x00\x01")
+    assert (await receive(ws, "error"))["error"]["code"] == "invalid_body"
+    await ws.send_json({"type": "message", "id": "ok-1", "text": "x" * 2001})
+    error = await receive(ws, "error")
+    assert error["error"]["code"] == "text_too_long" and error["id"] == "ok-1"
+    await ws.send_json({"type": "message", "id": "ok-2", "text": "你好"})
+    assert (await receive(ws, "typing"))["on"] is True
+    await ws.close()

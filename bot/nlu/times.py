@@ -47,6 +47,11 @@ _LEADING_PREPOSITION = re.compile(r"^(?:on|at|for|by)\s+", re.IGNORECASE)
 # The Latin-script run a hint sits in: English words, digits and date punctuation.
 _LATIN_RUN = re.compile(r"[A-Za-z0-9 .,:/'-]+")
 _WINDOW = 60
+# dateparser is slow on long input (0.5 s for 2,000 characters of "on monday"), and parsing
+# runs on the event loop: look at a few bounded windows only. A customer naming more than
+# three times in one message is rare; a message built to stall the server is not.
+_MAX_WINDOWS = 3
+_MAX_WINDOW_CHARS = 160
 
 
 class TimeExtractor:
@@ -70,8 +75,8 @@ class TimeExtractor:
         )
 
     def _english(self, text: str, now: datetime) -> Iterator[FoundTime]:
-        for start, end in _windows(text):
-            window = text[start:end]
+        for start, end in _windows(text)[:_MAX_WINDOWS]:
+            window = text[start : min(end, start + _MAX_WINDOW_CHARS)]
             yield from self._search(window, start, now)
 
     def _search(self, window: str, offset: int, now: datetime) -> Iterator[FoundTime]:

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
-from bot.errors import StoreUnavailable
+from bot.errors import ConversationBusy, StoreUnavailable
 from bot.messages import Button, Card, Entry
 from bot.store import keys, scripts
 
@@ -77,6 +77,10 @@ class Claim:
 async def _guard(call: Awaitable[T]) -> T:
     try:
         return await call
+    except ResponseError as error:
+        if "LOCK_LOST" in str(error):
+            raise ConversationBusy("the turn's lock expired before it saved") from error
+        raise StoreUnavailable(str(error)) from error
     except (RedisError, OSError) as error:
         raise StoreUnavailable(str(error)) from error
 
@@ -136,6 +140,16 @@ class ConversationStore:
             self._redis.xrange(keys.conversation_log(conversation_id), f"{after + 1}-0", "+", limit)
         )
         return [entry_from_stream(sid, fields) for sid, fields in items]
+
+    async def first_message(self, client_message_id: str, conversation_id: str) -> str:
+        """The conversation of this first message: `conversation_id`, or the one a
+        previous delivery of the same message started."""
+        key = keys.first_message(client_message_id)
+        claimed = await _guard(self._redis.set(key, conversation_id, nx=True, ex=keys.SEEN_TTL_S))
+        if claimed:
+            return conversation_id
+        existing = await _guard(self._redis.get(key))
+        return str(existing) if existing else conversation_id
 
     async def load(self, conversation_id: str) -> tuple[str | None, int]:
         """The stored state (None if unknown) and the last seq, without locking."""

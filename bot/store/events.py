@@ -76,6 +76,8 @@ class EventHub:
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as error:
+                if self.connected.is_set():
+                    delay = 0.2  # it had been working: start the backoff afresh
                 self.connected.clear()
                 log.warning("event subscription lost (%s); retrying in %.1fs", error, delay)
                 await asyncio.sleep(delay)

@@ -43,6 +43,12 @@ def conversation_log(conversation_id: str) -> str:
     return f"{PREFIX}:{{c:{conversation_id}}}:log"
 
 
+def first_message(client_message_id: str) -> str:
+    """String: the conversation a client's first message started (SEEN_TTL_S), so that a
+    retried first message, sent before the client knew its conversation, joins it again."""
+    return f"{PREFIX}:{{m:{client_message_id}}}"
+
+
 def conversation_keys(conversation_id: str) -> list[str]:
     """The keys the claim and save scripts take, in their KEYS order."""
     return [

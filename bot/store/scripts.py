@@ -29,12 +29,22 @@ return {'ok', redis.call('HGET', conversation, 's') or ''}
 # ARGV: token ("" when no turn holds the lock), state JSON ("" to leave the state alone),
 #       ttl s, message id ("" for none), log maxlen, seen ttl s, channel, conversation id,
 #       then one JSON entry per transcript line to append.
-# Returns the seq of the first appended entry (last seq + 1 when none were appended).
+# Returns the seq of the first appended entry (last seq + 1 when none were appended), or the
+# error LOCK_LOST when the turn's lock expired and another turn may have moved on: its state
+# is stale and must not overwrite the newer one (fencing).
 SAVE = """
 local conversation, lock, seen, log = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local token, state, ttl, message_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local maxlen, seen_ttl, channel, conversation_id = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+if token ~= '' and redis.call('GET', lock) ~= token then
+  return redis.error_reply('LOCK_LOST')
+end
 local seq = tonumber(redis.call('HGET', conversation, 'q') or '0')
+if seq == 0 then
+  -- The hash is gone (evicted) but the transcript may not be: never reuse its ids.
+  local newest = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1]
+  if newest then seq = tonumber(string.match(newest[1], '^(%d+)')) end
+end
 local first = seq + 1
 for i = 9, #ARGV do
   seq = seq + 1
@@ -51,10 +61,18 @@ if seq >= first then
   if message_id ~= '' then
     redis.call('HSET', seen, message_id, first .. ' ' .. seq)
     redis.call('EXPIRE', seen, seen_ttl)
+    -- Forget ids whose entries the transcript no longer holds, now and then (amortised).
+    if redis.call('HLEN', seen) > 2 * tonumber(maxlen) then
+      local pairs = redis.call('HGETALL', seen)
+      for i = 1, #pairs, 2 do
+        local last = tonumber(string.match(pairs[i + 1], ' (%d+)$'))
+        if last <= seq - tonumber(maxlen) then redis.call('HDEL', seen, pairs[i]) end
+      end
+    end
   end
   redis.call('PUBLISH', channel, conversation_id .. ' ' .. seq)
 end
-if token ~= '' and redis.call('GET', lock) == token then
+if token ~= '' then
   redis.call('DEL', lock)
 end
 return first

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.engine import Engine
+from bot.engine import Engine, normalise
 from bot.i18n import negotiate
 from bot.messages import Inbound, TurnResult
 from bot.metrics import Metrics
@@ -22,9 +22,10 @@ from bot.store.events import EventHub
 from connectors.errors import ApiError
 from connectors.webchat.contract import (
     CHANNEL,
-    MAX_TEXT_CHARS,
+    decode_json,
     new_conversation_id,
     parse_message,
+    query_int,
     valid_conversation_id,
 )
 from connectors.webchat.socket import ChatSocket
@@ -89,21 +90,26 @@ class WebChat:
         )
 
     async def post_message(self, request: web.Request) -> web.Response:
-        message = parse_message(await _json(request))
+        message = parse_message(await _json(request), self.settings.max_text_chars)
         conversation = message.get("conversation")
         if conversation is not None and not valid_conversation_id(conversation):
             raise ApiError(404, "unknown_conversation", "No such conversation.")
         create = conversation is None
-        inbound = self.inbound(request, conversation or new_conversation_id(), message)
+        if conversation is None:
+            conversation = new_conversation_id()
+            if message.get("id"):
+                # A retried first message must not start a second conversation.
+                conversation = await self.store.first_message(message["id"], conversation)
+        inbound = self.inbound(request, conversation, message)
         result = await self.engine.handle(inbound, create=create)
         return web.json_response(result_body(result), dumps=_dumps)
 
     async def events(self, request: web.Request) -> web.Response:
         conversation = request.match_info["conversation"]
-        after = _query_int(request, "after", 0, 0, 2**53)
-        wait = _query_int(request, "wait", 0, 0, MAX_WAIT_S)
+        after = query_int(request.query.get("after"), "after", 0, 0, 2**53)
+        wait = query_int(request.query.get("wait"), "wait", 0, 0, MAX_WAIT_S)
         key = f"{CHANNEL}:{conversation}"
-        state = await self.known_state(conversation)
+        state, stored_last = await self.known_state(conversation)
         self.metrics.event_waiters.inc()
         try:
             with self.hub.watch(key) as watch:
@@ -112,7 +118,9 @@ class WebChat:
                     entries = await self.store.read(key, after)
         finally:
             self.metrics.event_waiters.dec()
-        last = entries[-1].seq if entries else after
+        # A client ahead of the server (its Redis was restored from older data) learns the
+        # real last seq, so it does not wait for numbers that will never come.
+        last = entries[-1].seq if entries else min(after, stored_last)
         body = {
             "conversation": conversation,
             "mode": state.get("m", "bot"),
@@ -121,25 +129,24 @@ class WebChat:
         }
         return web.json_response(body, dumps=_dumps)
 
-    async def known_state(self, conversation: str) -> dict[str, Any]:
-        """The stored state of a web conversation, or 404 when there is none."""
+    async def known_state(self, conversation: str) -> tuple[dict[str, Any], int]:
+        """The stored state of a web conversation and its last seq; 404 when there is none."""
         if not valid_conversation_id(conversation):
             raise ApiError(404, "unknown_conversation", "No such conversation.")
-        raw, _seq = await self.store.load(f"{CHANNEL}:{conversation}")
+        raw, last = await self.store.load(f"{CHANNEL}:{conversation}")
         if raw is None:
             raise ApiError(404, "unknown_conversation", "No such conversation.")
         state: dict[str, Any] = json.loads(raw)
-        return state
+        return state, last
 
     async def nlu_parse(self, request: web.Request) -> web.Response:
         body = await _json(request)
         if not isinstance(body, dict) or not isinstance(body.get("text"), str):
             raise ApiError(422, "invalid_field", "“text” must be a string.")
-        text: str = body["text"]
-        if len(text) > MAX_TEXT_CHARS:
-            raise ApiError(
-                422, "text_too_long", f"“text” is longer than {MAX_TEXT_CHARS} characters."
-            )
+        limit = self.settings.max_text_chars
+        if len(body["text"]) > limit:
+            raise ApiError(422, "text_too_long", f"“text” is longer than {limit} characters.")
+        text = normalise(body["text"], limit)
         locale = body.get("locale")
         nlu = self.engine.services.nlu
         language = negotiate([locale if isinstance(locale, str) else None], "")
@@ -148,20 +155,7 @@ class WebChat:
 
 
 async def _json(request: web.Request) -> object:
-    raw = await request.read()
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ApiError(400, "malformed_json", "The body is not valid JSON.") from None
-
-
-def _query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ApiError(400, "invalid_query", f"“{name}” must be a whole number {low}-{high}.")
-    return int(raw)
+    return decode_json(await request.read())
 
 
 def _dumps(data: object) -> str:

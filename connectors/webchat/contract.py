@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from typing import Any
@@ -12,8 +13,9 @@ CHANNEL = "web"
 # A conversation id is 24 random URL-safe bytes: unguessable, and safe in keys and URLs.
 _CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-MAX_TEXT_CHARS = 4096  # a chat message longer than this is refused, not cut
 MAX_PAYLOAD_CHARS = 256
+# Query numbers: ASCII digits only ("²".isdigit() is true) and short enough for a seq.
+_QUERY_NUMBER = re.compile(r"^[0-9]{1,16}$")
 
 
 def new_conversation_id() -> str:
@@ -24,11 +26,32 @@ def valid_conversation_id(value: object) -> bool:
     return isinstance(value, str) and bool(_CONVERSATION_ID.match(value))
 
 
-def parse_message(body: object) -> dict[str, Any]:
-    """Check a chat message object; raise ApiError saying what is wrong."""
+def decode_json(raw: bytes | str) -> object:
+    """JSON from a client; anything undecodable (deep nesting, huge numbers too) is a 400."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError included
+        raise ApiError(400, "malformed_json", "The body is not valid JSON.") from None
+
+
+def query_int(raw: str | None, name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter within [low, high]; else a 400 naming it."""
+    if raw is None or raw == "":
+        return default
+    if not _QUERY_NUMBER.match(raw) or not low <= int(raw) <= high:
+        raise ApiError(400, "invalid_query", f"“{name}” must be a whole number {low}-{high}.")
+    return int(raw)
+
+
+def parse_message(body: object, max_text: int) -> dict[str, Any]:
+    """Check a chat message object; raise ApiError saying what is wrong.
+
+    Text longer than `max_text` is refused rather than cut, so nothing the customer wrote
+    is silently lost.
+    """
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_body", "The body must be a JSON object.")
-    for name, limit in (("text", MAX_TEXT_CHARS), ("payload", MAX_PAYLOAD_CHARS), ("locale", 64)):
+    for name, limit in (("text", max_text), ("payload", MAX_PAYLOAD_CHARS), ("locale", 64)):
         value = body.get(name)
         if value is not None and not isinstance(value, str):
             raise ApiError(422, "invalid_field", f"“{name}” must be a string.")

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from bot.errors import ShouwenError, UnknownConversation
+from bot.errors import ConversationBusy, ShouwenError, UnknownConversation
 from bot.messages import Inbound
 from bot.store.events import Watch
 from connectors.errors import ApiError
 from connectors.webchat.contract import (
     CHANNEL,
+    decode_json,
     new_conversation_id,
     parse_message,
+    query_int,
     valid_conversation_id,
 )
 
@@ -45,13 +46,11 @@ class ChatSocket:
         await ws.prepare(request)
         query = request.query
         conversation = query.get("conversation") or None
-        after_raw = query.get("after", "")
         locale = query.get("locale") or request.headers.get("Accept-Language")
-        if conversation is not None and not valid_conversation_id(conversation):
-            await _send_error(ws, "unknown_conversation", "No such conversation.")
-            await ws.close()
-            return ws
         try:
+            after = query_int(query.get("after"), "after", -1, 0, 2**53)
+            if conversation is not None and not valid_conversation_id(conversation):
+                raise ApiError(404, "unknown_conversation", "No such conversation.")
             if conversation is None:
                 conversation = new_conversation_id()
                 opened = await self.chat.engine.open(
@@ -59,8 +58,7 @@ class ChatSocket:
                 )
                 mode, language, last = opened.mode, opened.locale, 0
             else:
-                state = await self.chat.known_state(conversation)
-                _raw, last = await self.chat.store.load(f"{CHANNEL}:{conversation}")
+                state, last = await self.chat.known_state(conversation)
                 mode, language = state.get("m", "bot"), state.get("l", "zh")
         except ApiError as error:
             await _send_error(ws, error.code, error.message)
@@ -70,7 +68,8 @@ class ChatSocket:
             await _send_error(ws, "unavailable", "Please try again shortly.")
             await ws.close()
             return ws
-        cursor = int(after_raw) if after_raw.isdigit() else last
+        # Resume after the client's seq, never beyond ours (Redis may have been restored).
+        cursor = last if after < 0 else min(after, last)
         await ws.send_json(
             {
                 "type": "hello",
@@ -100,7 +99,8 @@ class ChatSocket:
             try:
                 entries = await self.chat.store.read(key, cursor)
             except ShouwenError:
-                entries = []
+                await asyncio.sleep(1.0)  # Redis is away: look again soon, not in 30 s
+                continue
             for entry in entries:
                 await ws.send_json({"type": "event", "event": entry.as_dict()})
                 cursor = entry.seq
@@ -115,31 +115,55 @@ class ChatSocket:
                 if message.type == WSMsgType.BINARY:
                     await _send_error(ws, "invalid_body", "Send JSON text frames.")
                 continue
+            body: object = None
             try:
-                body = json.loads(message.data)
+                body = decode_json(message.data)
                 if not isinstance(body, dict) or body.get("type") != "message":
                     raise ApiError(400, "invalid_body", 'Expected {"type": "message", ...}.')
-                parse_message(body)
-            except json.JSONDecodeError:
-                await _send_error(ws, "malformed_json", "The message is not valid JSON.")
-                continue
+                parse_message(body, self.chat.settings.max_text_chars)
             except ApiError as error:
-                await _send_error(ws, error.code, error.message)
+                await _send_error(ws, error.code, error.message, _message_id(body))
                 continue
-            await ws.send_json({"type": "typing", "on": True})
-            try:
-                await self.chat.engine.handle(
-                    self.chat.inbound(request, conversation, body), create=False
-                )
-            except UnknownConversation:
-                await _send_error(ws, "unknown_conversation", "No such conversation.")
-            except ShouwenError:
-                await _send_error(ws, "unavailable", "Please try again shortly.")
-            finally:
+            await self._turn(ws, request, conversation, body)
+
+    async def _turn(
+        self,
+        ws: web.WebSocketResponse,
+        request: web.Request,
+        conversation: str,
+        body: dict[str, Any],
+    ) -> None:
+        message_id = _message_id(body)
+        await ws.send_json({"type": "typing", "on": True})
+        try:
+            await self.chat.engine.handle(
+                self.chat.inbound(request, conversation, body), create=False
+            )
+        except UnknownConversation:
+            await _send_error(ws, "unknown_conversation", "No such conversation.", message_id)
+        except ConversationBusy:
+            await _send_error(ws, "busy", "The conversation is busy; please retry.", message_id)
+        except ShouwenError:
+            await _send_error(ws, "unavailable", "Please try again shortly.", message_id)
+        finally:
+            # The client may be gone mid-turn; the turn is saved and it will resume.
+            with contextlib.suppress(ConnectionError):
                 if not ws.closed:
                     await ws.send_json({"type": "typing", "on": False})
 
 
-async def _send_error(ws: web.WebSocketResponse, code: str, message: str) -> None:
-    if not ws.closed:
-        await ws.send_json({"type": "error", "error": {"code": code, "message": message}})
+def _message_id(body: object) -> str | None:
+    value = body.get("id") if isinstance(body, dict) else None
+    return value if isinstance(value, str) else None
+
+
+async def _send_error(
+    ws: web.WebSocketResponse, code: str, message: str, message_id: str | None = None
+) -> None:
+    """An error frame; `id` names the client's message it is about, so it can retry."""
+    frame: dict[str, Any] = {"type": "error", "error": {"code": code, "message": message}}
+    if message_id is not None:
+        frame["id"] = message_id
+    with contextlib.suppress(ConnectionError):
+        if not ws.closed:
+            await ws.send_json(frame)

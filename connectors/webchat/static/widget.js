@@ -803,6 +803,20 @@
     S.outbox.slice().forEach(wsSend);
   }
 
+  // The server could not take a message just now (Redis away, conversation busy): send it
+  // again after a pause with the same id, so it is answered once whatever happened.
+  function retryLater(clientId) {
+    const item = S.outbox.find(function (i) { return i.id === clientId; });
+    if (!item) return;
+    item.tries = (item.tries || 0) + 1;
+    const delay = Math.min(10000, 500 * Math.pow(2, item.tries)) * (0.75 + Math.random() / 2);
+    setTimeout(function () {
+      if (S.outbox.indexOf(item) < 0) return;
+      if (S.wsReady) wsSend(item);
+      else if (S.http) flushHttp();
+    }, delay);
+  }
+
   // ---------------------------------------------------------------- WebSocket
 
   function wsUrl() {
@@ -884,7 +898,10 @@
             resetConversation();
             S.retryNow = true;
             try { ws.close(); } catch (e) { /* ignore */ }
+          } else if (d.id && d.error && (d.error.code === 'unavailable' || d.error.code === 'busy')) {
+            retryLater(d.id);
           } else {
+            if (d.id) failPending(d.id);
             showError(d.error);
           }
           break;

@@ -1,0 +1,1 @@
+"""Benchmarks that print figures; `bench/turns.py` is the one to run."""

@@ -1,0 +1,148 @@
+"""Measuring the sides: warm-up, saturated and paced rounds, and the figures they give."""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import itertools
+import pstats
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+
+from bench.dialog import DIALOG, Side
+from bench.rounds import Phase, run_round
+
+# Chat ids of each phase start here, so no phase sees another's conversations.
+WARM_UP, SATURATED, PACED, PROFILED = 1_000_000, 2_000_000, 8_000_000, 9_000_000
+
+
+@dataclass(slots=True)
+class SideFigures:
+    """One side's results, as printed and written to --json."""
+
+    name: str
+    turns: int
+    turns_per_s: float
+    round_turns_per_s: list[float]
+    p50_ms: float
+    p99_ms: float
+    paced_p50_ms: float
+    paced_p99_ms: float
+    trips_mean: float
+    trips_max: int
+    handshake_trips: int
+    idle_bytes: float
+    idle_bytes_by_kind: dict[str, float]
+    failures: list[str]
+    transcript: list[str]
+
+
+@dataclass(slots=True)
+class Phases:
+    """One side's warm-up (discarded), saturated rounds and paced round."""
+
+    warm_up: Phase = field(default_factory=Phase)
+    saturated: Phase = field(default_factory=Phase)
+    paced: Phase = field(default_factory=Phase)
+
+
+async def measure(
+    sides: Sequence[Side], probe: aioredis.Redis, args: argparse.Namespace
+) -> list[SideFigures]:
+    """Warm up each side, then saturated rounds taking turns between the sides (so a busy
+    neighbour on the machine slows both alike), then a paced round of each side alone."""
+    await probe.flushdb()
+    n, turns = args.conversations, args.turns_per_conversation
+    phases = [Phases() for _ in sides]
+    for side, phase in zip(sides, phases, strict=True):
+        await run_round(side, _chats(WARM_UP, n), turns, 0.0, phase.warm_up, seed=1)
+    for index in range(args.rounds):
+        for side, phase in zip(sides, phases, strict=True):
+            gc.collect()  # each round starts with no garbage left by the one before
+            chats = _chats(SATURATED + index * n, n)
+            await run_round(side, chats, turns, 0.0, phase.saturated, seed=2)
+    for side, phase in zip(sides, phases, strict=True):
+        gc.collect()
+        await run_round(side, _chats(PACED, n), turns, args.think_ms / 1000, phase.paced, seed=3)
+    measured = _chats(SATURATED, n * args.rounds)
+    return [
+        await side_figures(side, phase, probe, measured)
+        for side, phase in zip(sides, phases, strict=True)
+    ]
+
+
+async def side_figures(
+    side: Side, phases: Phases, probe: aioredis.Redis, measured: range
+) -> SideFigures:
+    """The figures of one side, with Redis bytes of its `measured` conversations, now idle."""
+    saturated, paced = phases.saturated, phases.paced
+    by_kind = await idle_bytes(probe, [side.idle_keys(chat) for chat in measured])
+    failures = phases.warm_up.failures + saturated.failures + paced.failures
+    left = [key for chat in measured for key in side.turn_keys(chat)]
+    if left and (count := await probe.exists(*left)):
+        failures.append(f"{side.name}: {count} turn keys (locks) left behind")
+    return SideFigures(
+        name=side.name,
+        turns=len(saturated.latencies),
+        turns_per_s=len(saturated.latencies) / saturated.seconds if saturated.seconds else 0.0,
+        round_turns_per_s=saturated.round_rates,
+        p50_ms=percentile(saturated.latencies, 50) * 1000,
+        p99_ms=percentile(saturated.latencies, 99) * 1000,
+        paced_p50_ms=percentile(paced.latencies, 50) * 1000,
+        paced_p99_ms=percentile(paced.latencies, 99) * 1000,
+        trips_mean=sum(saturated.trips) / max(len(saturated.trips), 1),
+        trips_max=max(saturated.trips, default=0),
+        handshake_trips=saturated.handshakes + paced.handshakes,
+        idle_bytes=sum(by_kind.values()),
+        idle_bytes_by_kind=by_kind,
+        failures=failures,
+        transcript=saturated.transcript,
+    )
+
+
+def _chats(first: int, count: int) -> range:
+    return range(first, first + count)
+
+
+async def idle_bytes(
+    probe: aioredis.Redis, conversations: list[dict[str, str]]
+) -> dict[str, float]:
+    """Mean `MEMORY USAGE` (exact: SAMPLES 0) per conversation, by kind of key."""
+    if not conversations:
+        return {}
+    pipe = probe.pipeline(transaction=False)
+    kinds = list(conversations[0])
+    for conversation in conversations:
+        for kind in kinds:
+            pipe.memory_usage(conversation[kind], samples=0)
+    sizes = await pipe.execute()
+    totals = dict.fromkeys(kinds, 0.0)
+    for kind, size in zip(itertools.cycle(kinds), sizes, strict=False):
+        totals[kind] += size or 0
+    return {kind: total / len(conversations) for kind, total in totals.items()}
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, round(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+async def profile_shouwen(side: Side, args: argparse.Namespace, top: int = 25) -> str:
+    """One more saturated round of Shouwen under cProfile: the top cumulative entries."""
+    profiler = cProfile.Profile()
+    phase = Phase()
+    gc.collect()
+    profiler.enable()
+    await run_round(side, _chats(PROFILED, args.conversations), len(DIALOG), 0.0, phase, seed=4)
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+    return f"{len(phase.latencies)} turns profiled\n{out.getvalue()}"

@@ -1,0 +1,70 @@
+"""Running rounds of conversations against a side, each turn timed and its trips counted."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+
+from bench.dialog import DIALOG, Side
+from bench.roundtrips import count_this_task
+
+
+@dataclass(slots=True)
+class Phase:
+    """What the conversations of one phase measured."""
+
+    latencies: list[float] = field(default_factory=list)
+    trips: list[int] = field(default_factory=list)
+    handshakes: int = 0
+    seconds: float = 0.0
+    round_rates: list[float] = field(default_factory=list)  # turns/s of each round
+    failures: list[str] = field(default_factory=list)
+    transcript: list[str] = field(default_factory=list)  # the first chat's first replies
+
+
+async def run_round(
+    side: Side, chats: range, turns: int, think_s: float, phase: Phase, seed: int
+) -> None:
+    """Every chat in `chats` talks at once; each waits `think_s` (+-50 %) between turns."""
+    rng = random.Random(seed)
+    pauses = {chat: _pauses(rng, turns, think_s) for chat in chats}
+    recorded = chats.start if not phase.transcript else None
+    done_before = len(phase.latencies)
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(converse(side, chat, turns, pauses[chat], phase, chat == recorded) for chat in chats)
+    )
+    seconds = time.perf_counter() - started
+    phase.seconds += seconds
+    phase.round_rates.append((len(phase.latencies) - done_before) / seconds)
+
+
+def _pauses(rng: random.Random, turns: int, think_s: float) -> list[float]:
+    if think_s <= 0:
+        return [0.0] * turns
+    # The first pause staggers the start, so customers do not all type at the same instant.
+    return [rng.uniform(0, think_s)] + [rng.uniform(0.5, 1.5) * think_s for _ in range(1, turns)]
+
+
+async def converse(
+    side: Side, chat: int, turns: int, pauses: list[float], phase: Phase, record: bool
+) -> None:
+    """One customer's dialog, each turn timed and its round trips counted."""
+    counter = count_this_task()
+    for index in range(turns):
+        if pauses[index]:
+            await asyncio.sleep(pauses[index])
+        counter.turn = 0
+        started = time.perf_counter()
+        try:
+            replies = await side.turn(chat, DIALOG[index % len(DIALOG)])
+        except Exception as error:  # any failure is reported, none stops the others
+            phase.failures.append(f"{side.name}, chat {chat}, turn {index + 1}: {error!r}")
+            return
+        phase.latencies.append(time.perf_counter() - started)
+        phase.trips.append(counter.turn)
+        if record:
+            phase.transcript.append(replies[0])
+    phase.handshakes += counter.handshake
