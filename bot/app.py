@@ -89,6 +89,7 @@ def build_app(runtime: Runtime) -> web.Application:
     app.cleanup_ctx.append(_lifetime)
     webchat = WebChat(runtime.engine, runtime.store, runtime.hub, settings, runtime.metrics)
     app.add_routes(webchat.routes())
+    app.on_shutdown.append(webchat.socket.close_all)
     app.add_routes(ops.routes(runtime.redis, runtime.metrics))
     return app
 

@@ -291,6 +291,10 @@ async def test_demo_page_and_widget_are_served(client: TestClient[Any, Any]) -> 
     assert page.status == 200 and "/widget.js" in await page.text()
     script = await client.get("/widget.js")
     assert script.status == 200 and "javascript" in script.content_type
+    source = await script.text()
+    # The widget's own words come from the catalogs, filled in as it is served.
+    assert "/*@strings*/" not in source
+    assert "星联通信 在线客服" in source and "StarLink Support" in source
     style = await client.get("/widget.css")
     assert style.status == 200
 

@@ -20,6 +20,7 @@ from bot.settings import Settings
 from bot.store.conversations import ConversationStore
 from bot.store.events import EventHub
 from connectors.errors import ApiError
+from connectors.webchat.chrome import widget_script
 from connectors.webchat.contract import (
     CHANNEL,
     decode_json,
@@ -61,11 +62,13 @@ class WebChat:
         self.settings = settings
         self.metrics = metrics
         self.socket = ChatSocket(self)
+        source = (STATIC / "widget.js").read_text(encoding="utf-8")
+        self._widget_js = widget_script(source, engine.services.catalogs)
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.get("/", self.page),
-            web.get("/widget.js", self.asset),
+            web.get("/widget.js", self.script),
             web.get("/widget.css", self.asset),
             web.post("/api/chat/messages", self.post_message),
             web.get("/api/chat/ws", self.socket.handle),
@@ -75,6 +78,13 @@ class WebChat:
 
     async def page(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html")
+
+    async def script(self, request: web.Request) -> web.Response:
+        return web.Response(
+            text=self._widget_js,
+            content_type="application/javascript",
+            headers={"Cache-Control": "no-cache"},
+        )
 
     async def asset(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / request.path.lstrip("/"))

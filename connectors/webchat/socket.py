@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.errors import ConversationBusy, ShouwenError, UnknownConversation
 from bot.messages import Inbound
@@ -38,12 +39,21 @@ IDLE_WAKE_S = 30.0
 class ChatSocket:
     def __init__(self, chat: WebChat) -> None:
         self.chat = chat
+        self._open: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+
+    async def close_all(self, _app: web.Application) -> None:
+        """On shutdown: tell every client we are going away, so they reconnect elsewhere
+        at once and the server does not wait on their sockets."""
+        for ws in tuple(self._open):
+            with contextlib.suppress(ConnectionError):
+                await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(
             heartbeat=HEARTBEAT_S, max_msg_size=self.chat.settings.max_body_bytes
         )
         await ws.prepare(request)
+        self._open.add(ws)
         query = request.query
         conversation = query.get("conversation") or None
         locale = query.get("locale") or request.headers.get("Accept-Language")

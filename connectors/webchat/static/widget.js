@@ -49,59 +49,10 @@
 
   const HINT_LOCALE = (DS.locale || navigator.language || 'zh').trim();
 
-  // Chrome strings only (the widget's own frame). Bot text always comes from the server.
-  const DICT = {
-    zh: {
-      title: '星联通信 在线客服',
-      sub_bot: '智能助手 · 7×24 小时在线',
-      sub_queued: '正在为您转接人工客服，请稍候…',
-      sub_agent: '人工客服正在为您服务',
-      placeholder: '请输入您的问题…',
-      send: '发送',
-      open: '打开在线客服',
-      close: '收起对话窗口',
-      connecting: '连接中…',
-      reconnecting: '连接中…',
-      offline: '网络已断开，恢复后消息会自动发送',
-      sending: '发送中…',
-      sent: '已送达',
-      failed: '发送失败',
-      typing: '客服正在输入',
-      agent: '人工客服',
-      you: '我',
-      due: '时限',
-      new_conv: '已开始新的会话',
-      error: '抱歉，出了点问题，请稍后再试。',
-      hint: 'Enter 发送 · Shift+Enter 换行',
-      messages: '对话消息',
-      unread: '条新消息'
-    },
-    en: {
-      title: 'StarLink Support',
-      sub_bot: 'Virtual assistant · 24/7',
-      sub_queued: 'Connecting you to an agent, please wait…',
-      sub_agent: 'You are chatting with an agent',
-      placeholder: 'Type your question…',
-      send: 'Send',
-      open: 'Open customer support chat',
-      close: 'Minimise chat',
-      connecting: 'Connecting…',
-      reconnecting: 'Reconnecting…',
-      offline: 'You are offline. Messages will be sent when the connection is back.',
-      sending: 'Sending…',
-      sent: 'Delivered',
-      failed: 'Not sent',
-      typing: 'Support is typing',
-      agent: 'Agent',
-      you: 'You',
-      due: 'Due',
-      new_conv: 'A new conversation has started',
-      error: 'Sorry, something went wrong. Please try again shortly.',
-      hint: 'Enter to send · Shift+Enter for a new line',
-      messages: 'Chat messages',
-      unread: 'unread'
-    }
-  };
+  // The widget's own words (its frame: title, placeholder, status lines), in every language.
+  // The server fills this in from its gettext catalogs when it serves this file; bot text
+  // always comes from the server too. Unfilled (a copy served elsewhere), keys show as is.
+  const DICT = /*@strings*/{};
 
   function langOf(tag) {
     return /^en\b|^en[-_]/i.test(String(tag || '')) ? 'en' : 'zh';
@@ -161,7 +112,7 @@
   }
 
   function t(key) {
-    return (DICT[S.locale] && DICT[S.locale][key]) || DICT.zh[key] || key;
+    return (DICT[S.locale] && DICT[S.locale][key]) || (DICT.zh && DICT.zh[key]) || key;
   }
 
   function newId() {
