@@ -151,7 +151,9 @@ async def test_a_turn_whose_lock_expired_cannot_overwrite_a_newer_turn(
     await store.claim("web:a", "slow", None)
     await handles.commands.delete(keys.conversation_lock("web:a"))  # the lock expired
     await store.claim("web:a", "fast", None)
-    await store.save("web:a", token="fast", state='{"v":"new"}', message_id="m2", entries=[entry("b")])
+    await store.save(
+        "web:a", token="fast", state='{"v":"new"}', message_id="m2", entries=[entry("b")]
+    )
     with pytest.raises(ConversationBusy):
         await store.save(
             "web:a", token="slow", state='{"v":"stale"}', message_id="m1", entries=[entry("a")]
@@ -173,7 +175,9 @@ async def test_seen_ids_are_forgotten_with_the_transcript(handles: RedisHandles)
     store = ConversationStore(handles.commands, ttl_seconds=TTL)
     for i in range(2 * keys.LOG_MAXLEN + 50):
         await store.claim("web:a", f"t{i}", f"m{i}")
-        await store.save("web:a", token=f"t{i}", state="{}", message_id=f"m{i}", entries=[entry("x")])
+        await store.save(
+            "web:a", token=f"t{i}", state="{}", message_id=f"m{i}", entries=[entry("x")]
+        )
     remembered = await handles.commands.hlen(keys.conversation_seen("web:a"))
     assert remembered <= 2 * keys.LOG_MAXLEN
     assert (await store.claim("web:a", "t", f"m{2 * keys.LOG_MAXLEN + 49}")).status == "dup"

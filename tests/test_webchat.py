@@ -163,7 +163,8 @@ async def test_events_of_unknown_conversations_are_404(
 
 
 @pytest.mark.parametrize(
-    "query", ["after=-1", "after=abc", "wait=999", "wait=1.5", "after=²", "wait=³", "after=" + "9" * 5000]
+    "query",
+    ["after=-1", "after=abc", "wait=999", "wait=1.5", "after=²", "wait=³", "after=" + "9" * 5000],
 )
 async def test_bad_event_queries_are_400(client: TestClient[Any, Any], query: str) -> None:
     conversation = (await post(client, text="你好"))["conversation"]
@@ -255,7 +256,9 @@ async def test_nlu_parse_has_rasa_shape(client: TestClient[Any, Any]) -> None:
     entities = (await english.json())["entities"]
     assert {"entity": "phone", "value": "13800138000"}.items() <= entities[0].items()
     surrogate = await client.post(
-        "/api/nlu/parse", data='{"text": "\\ud800 hi"}', headers={"Content-Type": "application/json"}
+        "/api/nlu/parse",
+        data='{"text": "\\ud800 hi"}',
+        headers={"Content-Type": "application/json"},
     )
     assert surrogate.status == 200
     bad = await client.post("/api/nlu/parse", json={"text": None})
