@@ -18,6 +18,7 @@ from bench.rounds import Phase, run_round
 
 # Chat ids of each phase start here, so no phase sees another's conversations.
 WARM_UP, SATURATED, PACED, PROFILED = 1_000_000, 2_000_000, 8_000_000, 9_000_000
+ALONE = 9_500_000
 
 
 @dataclass(slots=True)
@@ -32,8 +33,8 @@ class SideFigures:
     p99_ms: float
     paced_p50_ms: float
     paced_p99_ms: float
-    trips_mean: float
-    trips_max: int
+    trips_mean: float  # round trips sent per turn under load (shared ones included)
+    trips_max: int  # round trips of a turn running alone
     handshake_trips: int
     idle_bytes: float
     idle_bytes_by_kind: dict[str, float]
@@ -46,6 +47,7 @@ class Phases:
     """One side's warm-up (discarded), saturated rounds and paced round."""
 
     warm_up: Phase = field(default_factory=Phase)
+    alone: Phase = field(default_factory=Phase)  # one conversation: its turns' own round trips
     saturated: Phase = field(default_factory=Phase)
     paced: Phase = field(default_factory=Phase)
 
@@ -60,6 +62,7 @@ async def measure(
     phases = [Phases() for _ in sides]
     for side, phase in zip(sides, phases, strict=True):
         await run_round(side, _chats(WARM_UP, n), turns, 0.0, phase.warm_up, seed=1)
+        await run_round(side, _chats(ALONE, 1), turns, 0.0, phase.alone, seed=1)
     for index in range(args.rounds):
         for side, phase in zip(sides, phases, strict=True):
             gc.collect()  # each round starts with no garbage left by the one before
@@ -94,8 +97,8 @@ async def side_figures(
         p99_ms=percentile(saturated.latencies, 99) * 1000,
         paced_p50_ms=percentile(paced.latencies, 50) * 1000,
         paced_p99_ms=percentile(paced.latencies, 99) * 1000,
-        trips_mean=sum(saturated.trips) / max(len(saturated.trips), 1),
-        trips_max=max(saturated.trips, default=0),
+        trips_mean=saturated.sent / max(len(saturated.latencies), 1),
+        trips_max=max(phases.alone.trips, default=0),
         handshake_trips=saturated.handshakes + paced.handshakes,
         idle_bytes=sum(by_kind.values()),
         idle_bytes_by_kind=by_kind,

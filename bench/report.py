@@ -56,8 +56,8 @@ def print_report(report: Report) -> None:
         ("p99 ms (saturated)", lambda s: f"{s.p99_ms:.2f}"),
         ("p50 ms (paced)", lambda s: f"{s.paced_p50_ms:.2f}"),
         ("p99 ms (paced)", lambda s: f"{s.paced_p99_ms:.2f}"),
-        ("Redis round trips/turn mean", lambda s: f"{s.trips_mean:.2f}"),
-        ("Redis round trips/turn max", lambda s: f"{s.trips_max}"),
+        ("Redis round trips sent/turn, load", lambda s: f"{s.trips_mean:.2f}"),
+        ("Redis round trips/turn, alone", lambda s: f"{s.trips_max}"),
         ("Redis bytes/idle conversation", lambda s: f"{s.idle_bytes:,.0f}"),
     ]
     print(f"{'':32}{shouwen.name:>14}{baseline.name:>14}")

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from bench.dialog import DIALOG, Side
-from bench.roundtrips import count_this_task
+from bench.roundtrips import count_this_task, sent_total
 
 
 @dataclass(slots=True)
@@ -18,6 +18,7 @@ class Phase:
     latencies: list[float] = field(default_factory=list)
     trips: list[int] = field(default_factory=list)
     handshakes: int = 0
+    sent: int = 0  # round trips sent during the phase, by all its turns together
     seconds: float = 0.0
     round_rates: list[float] = field(default_factory=list)  # turns/s of each round
     failures: list[str] = field(default_factory=list)
@@ -32,11 +33,13 @@ async def run_round(
     pauses = {chat: _pauses(rng, turns, think_s) for chat in chats}
     recorded = chats.start if not phase.transcript else None
     done_before = len(phase.latencies)
+    sent_before = sent_total()
     started = time.perf_counter()
     await asyncio.gather(
         *(converse(side, chat, turns, pauses[chat], phase, chat == recorded) for chat in chats)
     )
     seconds = time.perf_counter() - started
+    phase.sent += sent_total() - sent_before
     phase.seconds += seconds
     phase.round_rates.append((len(phase.latencies) - done_before) / seconds)
 

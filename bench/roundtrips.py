@@ -1,8 +1,10 @@
 """Counting Redis round trips per turn, with connection handshakes apart.
 
-A round trip is one `send_packed_command` of redis-py's asyncio connection, counted against
-the turn whose task sent it (a context variable, so concurrent turns do not mix); commands
-sent while a connection is being set up (SELECT, CLIENT SETINFO) count as handshakes.
+A round trip is one `send_packed_command` of redis-py's asyncio connection. Two figures:
+every round trip sent, in total (under load Shouwen sends the scripts of many turns in one
+pipeline, so a shared round trip belongs to no single turn), and those of one turn running
+alone, counted against its task (a context variable). Commands sent while a connection is
+being set up (SELECT, CLIENT SETINFO) count as handshakes, apart.
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ class TripCount:
 
 _TRIPS: ContextVar[TripCount | None] = ContextVar("bench_trips", default=None)
 _IN_HANDSHAKE: ContextVar[bool] = ContextVar("bench_in_handshake", default=False)
+_SENT = [0]  # every round trip but handshakes, whoever sent it
+
+
+def sent_total() -> int:
+    """Round trips sent so far by anyone (handshakes apart)."""
+    return _SENT[0]
 
 
 def count_this_task() -> TripCount:
@@ -42,6 +50,8 @@ def count_round_trips() -> None:
         self: AbstractConnection, command: Any, check_health: bool = True
     ) -> None:
         counter = _TRIPS.get()
+        if not _IN_HANDSHAKE.get():
+            _SENT[0] += 1
         if counter is not None:
             if _IN_HANDSHAKE.get():
                 counter.handshake += 1

@@ -253,3 +253,30 @@ async def test_a_cancelled_turn_frees_its_conversation(runtime: Runtime) -> None
     await asyncio.gather(task, return_exceptions=True)
     claim = await runtime.store.claim("web:c1", "next", None)
     assert claim.status == "ok"  # not held for the lock's full 10 s
+
+
+async def test_concurrent_turns_share_round_trips(
+    settings: Settings, services: Services, real_redis: str, round_trips: RoundTrips
+) -> None:
+    handles = connect(real_redis)
+    engine = build_runtime(settings, services=services, redis=handles).engine
+    await engine.handle(say("warm", "你好"))
+    round_trips.count = 0
+    results = await asyncio.gather(*(engine.handle(say(f"c{i}", "宽带太慢了")) for i in range(50)))
+    assert all(r.replies for r in results)
+    # Each turn is still a claim and a save, but calls made in the same loop iteration go
+    # out together: far fewer than two round trips per turn under load.
+    assert round_trips.count < 20
+    await handles.close()
+
+
+async def test_scripts_come_back_after_redis_forgets_them(
+    settings: Settings, services: Services, real_redis: str
+) -> None:
+    handles = connect(real_redis)
+    engine = build_runtime(settings, services=services, redis=handles).engine
+    await engine.handle(say("c1", "你好"))
+    await handles.commands.script_flush()  # as after a Redis restart
+    results = await asyncio.gather(*(engine.handle(say(f"c{i}", "谢谢")) for i in range(5)))
+    assert all(r.replies for r in results)
+    await handles.close()

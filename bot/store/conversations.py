@@ -13,6 +13,7 @@ from redis.exceptions import RedisError, ResponseError
 from bot.errors import ConversationBusy, StoreUnavailable
 from bot.messages import Button, Card, Entry
 from bot.store import keys, scripts
+from bot.store.batching import ScriptBatcher
 
 T = TypeVar("T")
 
@@ -94,13 +95,15 @@ class ConversationStore:
         self._claim = redis.register_script(scripts.CLAIM)
         self._save = redis.register_script(scripts.SAVE)
         self._release = redis.register_script(scripts.RELEASE)
+        self._batch = ScriptBatcher(redis)
 
     async def claim(self, conversation_id: str, token: str, message_id: str | None) -> Claim:
         """One round trip: skip a seen message id, else lock the conversation and load it."""
         result: list[Any] = await _guard(
-            self._claim(
-                keys=keys.conversation_keys(conversation_id),
-                args=[token, keys.LOCK_TTL_MS, message_id or ""],
+            self._batch.run(
+                self._claim,
+                keys.conversation_keys(conversation_id),
+                [token, keys.LOCK_TTL_MS, message_id or ""],
             )
         )
         status = result[0]
@@ -177,5 +180,7 @@ class ConversationStore:
             conversation_id,
         ]
         args.extend(entry.to_json() for entry in entries)
-        first = await _guard(self._save(keys=keys.conversation_keys(conversation_id), args=args))
+        first = await _guard(
+            self._batch.run(self._save, keys.conversation_keys(conversation_id), args)
+        )
         return int(first)
