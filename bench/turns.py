@@ -20,9 +20,10 @@ the runtime around them (dispatcher, storage, serialisation). Each side runs:
 A Redis round trip is one `send_packed_command` of redis-py's asyncio connection. Two figures:
 round trips sent per turn under load (Shouwen pipelines the scripts of turns that reach Redis
 in the same loop iteration, so many turns share one), and the round trips of a turn running
-alone, its own budget; connection handshakes (SELECT, CLIENT SETINFO) are counted apart. The aiogram bot talks to a recording session instead of
-Telegram: it records each request and returns what Telegram would, without serialising the
-request to JSON as a real session does (a cost the baseline is spared). Shouwen's two round
+alone, its own budget; connection handshakes (SELECT, CLIENT SETINFO) are counted apart.
+The aiogram bot talks to a recording session instead of Telegram: it records each request
+and returns what Telegram would, without serialising the request to JSON as a real session
+does (a cost the baseline is spared). Shouwen's two round
 trips also lock the conversation, de-duplicate the message id and append both sides of the
 turn to the transcript; the aiogram bot, on aiogram's defaults, does none of that.
 

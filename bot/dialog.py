@@ -55,8 +55,7 @@ class Turn:
             self._parse = self.services.nlu.parse(self.text, self.state.locale)
             metrics = self.services.metrics
             if metrics is not None:
-                metrics.nlu_seconds.observe(time.perf_counter() - started)
-                metrics.intents.labels(self._parse.intent.name).inc()
+                metrics.parsed(self._parse.intent.name, time.perf_counter() - started)
         return self._parse
 
     def render(self, text: Text | str) -> str:

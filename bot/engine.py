@@ -116,8 +116,7 @@ class Engine:
         finally:
             metrics = self.services.metrics
             if metrics is not None:
-                metrics.turns.labels(inbound.channel, outcome).inc()
-                metrics.turn_seconds.labels(inbound.channel).observe(time.perf_counter() - started)
+                metrics.turn(inbound.channel, outcome, time.perf_counter() - started)
 
     async def open(self, inbound: Inbound) -> TurnResult:
         """Start a conversation with a welcome, before the customer has said anything."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -48,6 +50,27 @@ class Metrics:
         self.event_waiters = Gauge(
             "shouwen_event_waiters", "Open long polls and sockets", registry=self.registry
         )
+
+        # labels() locks and validates on every call; a turn records four figures, so the
+        # labelled children are kept once made (a handful: channels x outcomes, intents).
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def turn(self, channel: str, outcome: str, seconds: float) -> None:
+        """Count a turn and its time."""
+        self._child(self.turns, "t", channel, outcome).inc()
+        self._child(self.turn_seconds, "s", channel).observe(seconds)
+
+    def parsed(self, intent: str, seconds: float) -> None:
+        """Count a message's recognised intent and the time it took."""
+        self.nlu_seconds.observe(seconds)
+        self._child(self.intents, "i", intent).inc()
+
+    def _child(self, metric: Any, kind: str, *labels: str) -> Any:
+        key = (kind, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

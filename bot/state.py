@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -40,12 +41,11 @@ class ConversationState:
     created: float = 0.0
 
     def to_json(self) -> str:
-        default = ConversationState()
-        data = {
-            _NAMES[f.name]: getattr(self, f.name)
-            for f in fields(self)
-            if getattr(self, f.name) != getattr(default, f.name)
-        }
+        data = {}
+        for name, default in _defaults():
+            value = getattr(self, name)
+            if value != default:
+                data[_NAMES[name]] = value
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -58,3 +58,10 @@ class ConversationState:
         self.flow = None
         self.step = None
         self.slots = {}
+
+
+@functools.cache
+def _defaults() -> tuple[tuple[str, Any], ...]:
+    """Each field's default, made once (every turn saves a state). Only compared, never changed."""
+    default = ConversationState()
+    return tuple((f.name, getattr(default, f.name)) for f in fields(ConversationState))
