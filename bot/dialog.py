@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 
 # Consecutive misunderstood turns after which a human is offered (DESIGN.md section 4).
 MISSES_BEFORE_HUMAN = 2
+# What a new conversation and a greeting are answered with.
+GREETING = _(
+    "Hello! I am StarLink Telecom's assistant. Ask me about plans, bills, "
+    "broadband, roaming and more. What can I do for you?"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +112,9 @@ class Flow(Protocol):
     async def step(self, turn: Turn) -> None:
         """Continue at `turn.state.step` with the customer's free text."""
 
-    async def on_payload(self, turn: Turn, argument: str) -> None:
-        """A button of this flow was pressed."""
+    async def on_payload(self, turn: Turn, argument: str) -> bool:
+        """A button of this flow was pressed; False when the flow does not know it (an old
+        button, a forged payload), and the engine answers for it."""
 
 
 class Handoff(Protocol):

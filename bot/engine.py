@@ -17,10 +17,10 @@ import unicodedata
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from bot.commands import Command, Commands
-from bot.dialog import Flow, Handoff, Services, Turn
+from bot.dialog import GREETING, Flow, Handoff, Services, Turn
 from bot.errors import ConversationBusy, StoreUnavailable, UnknownConversation
 from bot.i18n import Text, _, negotiate
-from bot.messages import Inbound, TurnResult
+from bot.messages import Entry, Inbound, TurnResult
 from bot.state import ConversationState
 from bot.store import keys
 from bot.store.conversations import Claim, ConversationStore, NewEntry
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 # Control characters other than newline and tab are dropped; so are unpaired surrogates.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _BLANK_LINES = re.compile(r"\n{3,}")
+# Intents that mean a global command, whatever words the customer used.
+_COMMAND_INTENTS = {"human_agent": "human", "cancel": "cancel"}
 # Waiting for another process's turn of the same conversation: a little longer than its lock.
 _BUSY_WAIT_S = keys.LOCK_TTL_MS / 1000 + 1
 
@@ -92,10 +94,6 @@ class Engine:
         self._by_intent = {intent: flow for flow in flows for intent in flow.intents}
         self._locks = _LocalLocks()
 
-    @property
-    def flows(self) -> Sequence[Flow]:
-        return tuple(self._flows.values())
-
     async def handle(self, inbound: Inbound, *, create: bool = True) -> TurnResult:
         """Answer one message. `create=False` refuses a conversation that does not exist."""
         started = time.perf_counter()
@@ -132,20 +130,8 @@ class Engine:
     ) -> TurnResult:
         state = ConversationState.from_json(stored) if stored else self._new_state(inbound)
         turn = Turn(inbound, "", state, self.services)
-        turn.say(
-            _(
-                "Hello! I am StarLink Telecom's assistant. Ask me about plans, bills, "
-                "broadband, roaming and more. What can I do for you?"
-            ),
-            buttons=self.menu(turn),
-        )
-        now = self._clock()
-        entries = [NewEntry("bot", r.text, now, r.buttons, r.card) for r in turn.replies]
-        saved = await self.store.save(
-            key, token=token, state=state.to_json(), message_id=None, entries=entries
-        )
-        if self.hub is not None:
-            self.hub.announce(key, saved[-1].seq)
+        turn.say(GREETING, buttons=self.menu(turn))
+        saved = await self._save(key, token, turn, customer=None)
         return TurnResult(inbound.chat, state.mode, state.locale, saved)
 
     @contextlib.asynccontextmanager
@@ -186,17 +172,29 @@ class Engine:
         state = ConversationState.from_json(stored) if stored else self._new_state(inbound)
         turn = Turn(inbound, text, state, self.services)
         await self._route(turn)
-        now = self._clock()
-        entries = [NewEntry("customer", text, now, client_id=inbound.message_id)]
-        entries.extend(
-            NewEntry("bot", reply.text, now, reply.buttons, reply.card) for reply in turn.replies
-        )
-        saved = await self.store.save(
-            key, token=token, state=state.to_json(), message_id=inbound.message_id, entries=entries
-        )
-        if self.hub is not None:
-            self.hub.announce(key, saved[-1].seq)
+        saved = await self._save(key, token, turn, customer=text)
         return TurnResult(inbound.chat, state.mode, state.locale, saved[1:], saved[0])
+
+    async def _save(self, key: str, token: str, turn: Turn, customer: str | None) -> list[Entry]:
+        """Store the turn (the customer's words, if any, then the replies) and wake readers."""
+        now = self._clock()
+        entries = [
+            NewEntry("bot", reply.text, now, reply.buttons, reply.card) for reply in turn.replies
+        ]
+        if customer is not None:
+            entries.insert(
+                0, NewEntry("customer", customer, now, client_id=turn.inbound.message_id)
+            )
+        saved = await self.store.save(
+            key,
+            token=token,
+            state=turn.state.to_json(),
+            message_id=turn.inbound.message_id,
+            entries=entries,
+        )
+        if self.hub is not None and saved:
+            self.hub.announce(key, saved[-1].seq)
+        return saved
 
     def _repeat(self, inbound: Inbound, claim: Claim) -> TurnResult:
         state = ConversationState.from_json(claim.state) if claim.state else ConversationState()
@@ -239,25 +237,20 @@ class Engine:
 
     async def _by_text(self, turn: Turn) -> None:
         intent = turn.parse().intent.name
-        if intent == "human_agent":
-            await self.handoff.request(turn, "asked")
-        elif intent == "cancel":
-            turn.say(
-                _("There is nothing to cancel. What can I do for you?"), buttons=self.menu(turn)
-            )
+        if intent in _COMMAND_INTENTS:
+            # Said in other words than the command's ("我想和真人聊聊"): the same command.
+            await self._command(turn, Command(_COMMAND_INTENTS[intent]))
         else:
             await self._by_intent.get(intent, self._fallback).start(turn)
 
     async def _payload(self, turn: Turn, payload: str) -> None:
         name, _sep, argument = payload.partition(":")
         flow = self._flows.get(name)
-        if flow is None:
+        if flow is None or not await flow.on_payload(turn, argument):
             turn.say(
                 _("That button is no longer valid. Here is the main menu."),
                 buttons=self.menu(turn),
             )
-            return
-        await flow.on_payload(turn, argument)
 
     async def _command(self, turn: Turn, command: Command) -> None:
         state = turn.state

@@ -8,6 +8,7 @@ files are kept in git.
 
 from __future__ import annotations
 
+import functools
 import gettext
 import io
 import re
@@ -74,6 +75,7 @@ def _accept_language_tags(header: str) -> list[str]:
     return [tag for _q, _i, tag in sorted(weighted)]
 
 
+@functools.lru_cache(maxsize=512)  # Babel's parse is slow; clients repeat a few tags
 def _language_of(tag: str) -> str | None:
     tag = tag.strip()
     if not tag or tag == "*" or len(tag) > 64:

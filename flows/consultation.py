@@ -87,7 +87,7 @@ class ConsultationFlow:
         turn.state.leave_flow()
         await self.start(turn)
 
-    async def on_payload(self, turn: Turn, argument: str) -> None:
+    async def on_payload(self, turn: Turn, argument: str) -> bool:
         kind, _sep, value = argument.partition(":")
         faq = turn.services.faq
         language = turn.state.locale
@@ -105,10 +105,8 @@ class ConsultationFlow:
             turn.understood()
             turn.say(_("Which topic is your question about?"), buttons=self._topic_buttons(turn))
         else:
-            turn.say(
-                _("That button is no longer valid. Here is the main menu."),
-                buttons=self._topic_buttons(turn),
-            )
+            return False
+        return True
 
     def _answer(self, turn: Turn, entry: FaqEntry) -> None:
         turn.understood()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.dialog import Turn
+from bot.dialog import GREETING, Turn
 from bot.i18n import Text, _
 
 
@@ -20,13 +20,7 @@ class SmalltalkFlow:
         intent = turn.parse().intent.name
         menu = [(_("Common questions"), "consult:topics"), (_("Talk to an agent"), "cmd:human")]
         if intent == "greet":
-            turn.say(
-                _(
-                    "Hello! I am StarLink Telecom's assistant. Ask me about plans, bills, "
-                    "broadband, roaming and more. What can I do for you?"
-                ),
-                buttons=menu,
-            )
+            turn.say(GREETING, buttons=menu)
         elif intent == "thanks":
             turn.say(_("You're welcome! Anything else I can help with?"), buttons=menu)
         elif intent == "goodbye":
@@ -38,5 +32,5 @@ class SmalltalkFlow:
         turn.state.leave_flow()
         await self.start(turn)
 
-    async def on_payload(self, turn: Turn, argument: str) -> None:
-        await self.start(turn)
+    async def on_payload(self, turn: Turn, argument: str) -> bool:
+        return False  # small talk has no buttons of its own

@@ -7,13 +7,16 @@ import asyncio
 import pytest
 
 from bot.app import Runtime, build_runtime
-from bot.dialog import Services
+from bot.dialog import Services, Turn
 from bot.engine import Engine, normalise
 from bot.errors import StoreUnavailable, UnknownConversation
+from bot.handoff import HotlineHandoff
 from bot.messages import Inbound
 from bot.settings import Settings
 from bot.state import ConversationState
 from bot.store.client import RedisHandles, connect
+from flows.consultation import ConsultationFlow
+from flows.smalltalk import SmalltalkFlow
 from tests.conftest import RoundTrips, free_port
 
 
@@ -280,3 +283,72 @@ async def test_scripts_come_back_after_redis_forgets_them(
     results = await asyncio.gather(*(engine.handle(say(f"c{i}", "谢谢")) for i in range(5)))
     assert all(r.replies for r in results)
     await handles.close()
+
+
+class AskNameFlow:
+    """A two-step flow for testing the engine's routing (not part of the product)."""
+
+    name = "askname"
+    intents = frozenset({"book_appointment"})
+
+    def menu_entry(self) -> None:
+        return None
+
+    async def start(self, turn: Turn) -> None:
+        turn.state.flow, turn.state.step = self.name, "name"
+        turn.say("name?")
+
+    async def step(self, turn: Turn) -> None:
+        turn.state.slots["name"] = turn.text
+        turn.state.leave_flow()
+        turn.say(f"thanks {turn.text}")
+
+    async def on_payload(self, turn: Turn, argument: str) -> bool:
+        return False
+
+
+def engine_with_a_flow(runtime: Runtime) -> Engine:
+    return Engine(
+        store=runtime.store,
+        services=runtime.engine.services,
+        commands=runtime.engine.commands,
+        flows=[SmalltalkFlow(), AskNameFlow()],
+        fallback=ConsultationFlow(),
+        handoff=HotlineHandoff(),
+    )
+
+
+async def test_a_running_flow_gets_the_next_message(runtime: Runtime) -> None:
+    engine = engine_with_a_flow(runtime)
+    started = await engine.handle(say("c1", "我想预约明天装宽带"))
+    assert started.replies[0].text == "name?"
+    assert (await state_of(runtime, "c1")).flow == "askname"
+    # Free text that the NLU would read as something else still goes to the flow.
+    answered = await engine.handle(say("c1", "国际漫游怎么开通"))
+    assert answered.replies[0].text == "thanks 国际漫游怎么开通"
+    assert (await state_of(runtime, "c1")).flow is None
+
+
+@pytest.mark.parametrize(("word", "answer"), [("取消", "已取消"), ("菜单", "请问有什么可以帮您")])
+async def test_cancel_and_menu_leave_a_running_flow(
+    runtime: Runtime, word: str, answer: str
+) -> None:
+    engine = engine_with_a_flow(runtime)
+    await engine.handle(say("c1", "我想预约明天装宽带"))
+    left = await engine.handle(say("c1", word))
+    assert answer in left.replies[0].text
+    state = await state_of(runtime, "c1")
+    assert state.flow is None and state.slots == {}
+
+
+async def test_an_unknown_button_of_a_known_flow_gets_the_menu(runtime: Runtime) -> None:
+    result = await runtime.engine.handle(say("c1", "", payload="consult:faq:no_such_entry"))
+    assert "失效" in result.replies[0].text
+    assert "cmd:human" in [b.payload for b in result.replies[0].buttons]
+
+
+async def test_asking_for_a_person_in_other_words_is_the_human_command(runtime: Runtime) -> None:
+    text = "我想跟一个活人说话，机器人听不懂"
+    assert runtime.engine.commands.detect(text, None) is None  # no command word: the NLU's
+    result = await runtime.engine.handle(say("c1", text))
+    assert runtime.engine.services.settings.hotline in result.replies[0].text

@@ -305,10 +305,25 @@ async def test_demo_page_and_widget_are_served(client: TestClient[Any, Any]) -> 
 async def test_a_retried_first_message_joins_the_same_conversation(
     client: TestClient[Any, Any],
 ) -> None:
-    first = await post(client, text="宽带很慢", id="first-1")
-    again = await post(client, text="宽带很慢", id="first-1")  # the client never got its id
+    long_id = "a3f9c2e17b5d4e60" * 2
+    first = await post(client, text="宽带很慢", id=long_id)
+    again = await post(client, text="宽带很慢", id=long_id)  # the client never got its id
     assert again["conversation"] == first["conversation"]
     assert again["replies"] == first["replies"]
+
+
+async def test_a_guessable_or_reused_first_message_id_joins_nobody(
+    client: TestClient[Any, Any],
+) -> None:
+    # Two naive clients numbering their first message "1" must not share a conversation.
+    first = await post(client, text="我的账单", id="1")
+    other = await post(client, text="我的账单", id="1")
+    assert other["conversation"] != first["conversation"]
+    # A long id with a different message is a different message.
+    long_id = "0123456789abcdef" * 2
+    mine = await post(client, text="宽带很慢", id=long_id)
+    theirs = await post(client, text="查话费", id=long_id)
+    assert theirs["conversation"] != mine["conversation"]
 
 
 async def test_a_long_poll_ahead_of_the_server_learns_the_real_last(
@@ -352,4 +367,21 @@ async def test_socket_survives_hostile_frames(client: TestClient[Any, Any]) -> N
     assert error["error"]["code"] == "text_too_long" and error["id"] == "ok-1"
     await ws.send_json({"type": "message", "id": "ok-2", "text": "你好"})
     assert (await receive(ws, "typing"))["on"] is True
+    await ws.close()
+
+
+async def test_socket_catches_up_more_than_one_page(client: TestClient[Any, Any]) -> None:
+    from bot.app import RUNTIME
+    from bot.store.conversations import READ_PAGE, NewEntry
+
+    conversation = (await post(client, text="你好"))["conversation"]
+    store = client.app[RUNTIME].store
+    missed = READ_PAGE * 2 + 17
+    await store.append(
+        f"web:{conversation}", [NewEntry("agent", f"n{i}", 1.0) for i in range(missed)]
+    )
+    ws = await client.ws_connect(f"/api/chat/ws?conversation={conversation}&after=2")
+    await receive(ws, "hello")
+    seqs = [(await receive(ws, "event"))["event"]["seq"] for _ in range(missed)]
+    assert seqs == list(range(3, 3 + missed))
     await ws.close()

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from bot.i18n import negotiate
 from bot.nlu.classifier import IntentClassifier
 from bot.nlu.data import load_training_data
 from bot.nlu.entities import EntityExtractor
@@ -64,12 +65,15 @@ class Nlu:
 
     def language_for(self, language: str | None) -> str:
         """The loaded language to use for `language` ("en-US" -> "en"); else the default."""
-        primary = re.split(r"[-_]", language or "", maxsplit=1)[0].lower()
-        if primary in self.classifiers:
-            return primary
-        if DEFAULT_LANGUAGE in self.classifiers:
-            return DEFAULT_LANGUAGE
-        return next(iter(self.classifiers))
+        if language in self.classifiers:  # the engine's turns: already negotiated
+            return language
+        fallback = (
+            DEFAULT_LANGUAGE
+            if DEFAULT_LANGUAGE in self.classifiers
+            else next(iter(self.classifiers))
+        )
+        negotiated = negotiate([language], fallback)
+        return negotiated if negotiated in self.classifiers else fallback
 
     def parse(self, text: str, language: str, *, now: datetime | None = None) -> Parse:
         """Intent ranking and entities of one message."""

@@ -24,6 +24,8 @@ from typing import Any, ClassVar
 
 import yaml
 
+from bot.i18n import negotiate
+
 __all__ = ["TOPICS", "Faq", "FaqEntry", "FaqMatch"]
 
 TOPICS: tuple[str, ...] = (
@@ -122,8 +124,10 @@ class Faq:
 
     def _resolve(self, language: str) -> str:
         """``zh-CN``, ``en_US`` and the like to a loaded language; unknown to the default."""
-        primary = re.split(r"[-_]", language.strip().lower(), maxsplit=1)[0]
-        return primary if primary in self._entries else self._default
+        if language in self._entries:  # the engine's turns: already negotiated
+            return language
+        negotiated = negotiate([language], self._default)
+        return negotiated if negotiated in self._entries else self._default
 
 
 # ----------------------------------------------------------------------------- loading

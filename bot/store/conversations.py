@@ -16,6 +16,8 @@ from bot.store import keys, scripts
 from bot.store.batching import ScriptBatcher
 
 T = TypeVar("T")
+# Transcript entries one read returns at most; a reader with more to catch up reads again.
+READ_PAGE = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,29 +127,27 @@ class ConversationStore:
         entries: Sequence[NewEntry],
     ) -> list[Entry]:
         """One round trip: store state, append entries, remember the message, unlock."""
-        first = await self._run_save(conversation_id, token, state, message_id, entries)
-        return [entry.numbered(first + i) for i, entry in enumerate(entries)]
+        return await self._run_save(conversation_id, token, state, message_id, entries)
 
     async def append(self, conversation_id: str, entries: Sequence[NewEntry]) -> list[Entry]:
         """Add lines from outside a turn (an agent, a notification) to the transcript."""
-        first = await self._run_save(conversation_id, "", "", None, entries)
-        return [entry.numbered(first + i) for i, entry in enumerate(entries)]
+        return await self._run_save(conversation_id, "", "", None, entries)
 
     async def release(self, conversation_id: str, token: str) -> None:
         """Free the lock of a turn that failed before it could save."""
         await _guard(self._release(keys=[keys.conversation_lock(conversation_id)], args=[token]))
 
-    async def read(self, conversation_id: str, after: int, limit: int = 200) -> list[Entry]:
+    async def read(self, conversation_id: str, after: int, limit: int = READ_PAGE) -> list[Entry]:
         """Transcript entries with seq > `after`, oldest first."""
         items = await _guard(
             self._redis.xrange(keys.conversation_log(conversation_id), f"{after + 1}-0", "+", limit)
         )
         return [entry_from_stream(sid, fields) for sid, fields in items]
 
-    async def first_message(self, client_message_id: str, conversation_id: str) -> str:
+    async def first_message(self, fingerprint: str, conversation_id: str) -> str:
         """The conversation of this first message: `conversation_id`, or the one a
-        previous delivery of the same message started."""
-        key = keys.first_message(client_message_id)
+        previous delivery of the same message (same `fingerprint`) started."""
+        key = keys.first_message(fingerprint)
         claimed = await _guard(self._redis.set(key, conversation_id, nx=True, ex=keys.SEEN_TTL_S))
         if claimed:
             return conversation_id
@@ -168,7 +168,7 @@ class ConversationStore:
         state: str,
         message_id: str | None,
         entries: Sequence[NewEntry],
-    ) -> int:
+    ) -> list[Entry]:
         args: list[Any] = [
             token,
             state,
@@ -180,7 +180,7 @@ class ConversationStore:
             conversation_id,
         ]
         args.extend(entry.to_json() for entry in entries)
-        first = await _guard(
-            self._batch.run(self._save, keys.conversation_keys(conversation_id), args)
+        first = int(
+            await _guard(self._batch.run(self._save, keys.conversation_keys(conversation_id), args))
         )
-        return int(first)
+        return [entry.numbered(first + i) for i, entry in enumerate(entries)]

@@ -43,10 +43,11 @@ def conversation_log(conversation_id: str) -> str:
     return f"{PREFIX}:{{c:{conversation_id}}}:log"
 
 
-def first_message(client_message_id: str) -> str:
+def first_message(fingerprint: str) -> str:
     """String: the conversation a client's first message started (SEEN_TTL_S), so that a
-    retried first message, sent before the client knew its conversation, joins it again."""
-    return f"{PREFIX}:{{m:{client_message_id}}}"
+    retried first message, sent before the client knew its conversation, joins it again.
+    `fingerprint` hashes the client's message id with the message itself."""
+    return f"{PREFIX}:{{m:{fingerprint}}}"
 
 
 def conversation_keys(conversation_id: str) -> list[str]:

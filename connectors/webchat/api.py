@@ -17,6 +17,7 @@ from bot.i18n import negotiate
 from bot.messages import Inbound, TurnResult
 from bot.metrics import Metrics
 from bot.settings import Settings
+from bot.state import ConversationState
 from bot.store.conversations import ConversationStore
 from bot.store.events import EventHub
 from connectors.errors import ApiError
@@ -24,6 +25,7 @@ from connectors.webchat.chrome import widget_script
 from connectors.webchat.contract import (
     CHANNEL,
     decode_json,
+    first_message_fingerprint,
     new_conversation_id,
     parse_message,
     query_int,
@@ -107,9 +109,10 @@ class WebChat:
         create = conversation is None
         if conversation is None:
             conversation = new_conversation_id()
-            if message.get("id"):
+            fingerprint = first_message_fingerprint(message)
+            if fingerprint is not None:
                 # A retried first message must not start a second conversation.
-                conversation = await self.store.first_message(message["id"], conversation)
+                conversation = await self.store.first_message(fingerprint, conversation)
         inbound = self.inbound(request, conversation, message)
         result = await self.engine.handle(inbound, create=create)
         return web.json_response(result_body(result), dumps=_dumps)
@@ -133,21 +136,20 @@ class WebChat:
         last = entries[-1].seq if entries else min(after, stored_last)
         body = {
             "conversation": conversation,
-            "mode": state.get("m", "bot"),
+            "mode": state.mode,
             "events": [entry.as_dict() for entry in entries],
             "last": last,
         }
         return web.json_response(body, dumps=_dumps)
 
-    async def known_state(self, conversation: str) -> tuple[dict[str, Any], int]:
+    async def known_state(self, conversation: str) -> tuple[ConversationState, int]:
         """The stored state of a web conversation and its last seq; 404 when there is none."""
         if not valid_conversation_id(conversation):
             raise ApiError(404, "unknown_conversation", "No such conversation.")
         raw, last = await self.store.load(f"{CHANNEL}:{conversation}")
         if raw is None:
             raise ApiError(404, "unknown_conversation", "No such conversation.")
-        state: dict[str, Any] = json.loads(raw)
-        return state, last
+        return ConversationState.from_json(raw), last
 
     async def nlu_parse(self, request: web.Request) -> web.Response:
         body = await _json(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -14,6 +15,8 @@ CHANNEL = "web"
 _CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MAX_PAYLOAD_CHARS = 256
+# A first message's id joins a retry to its conversation only when it is this long.
+MIN_FIRST_MESSAGE_ID = 16
 # Query numbers: ASCII digits only ("²".isdigit() is true) and short enough for a seq.
 _QUERY_NUMBER = re.compile(r"^[0-9]{1,16}$")
 
@@ -24,6 +27,20 @@ def new_conversation_id() -> str:
 
 def valid_conversation_id(value: object) -> bool:
     return isinstance(value, str) and bool(_CONVERSATION_ID.match(value))
+
+
+def first_message_fingerprint(message: dict[str, Any]) -> str | None:
+    """What identifies a retried first message, or None when its id cannot be trusted to.
+
+    The mapping hands whoever repeats the message its conversation, so only an id too long
+    to guess counts (the widget's are 32 hex digits), and only with the same text and
+    payload: two clients that both number their first message "1" stay apart.
+    """
+    message_id = message.get("id")
+    if not isinstance(message_id, str) or len(message_id) < MIN_FIRST_MESSAGE_ID:
+        return None
+    material = "\x1f".join((message_id, message.get("text") or "", message.get("payload") or ""))
+    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def decode_json(raw: bytes | str) -> object:

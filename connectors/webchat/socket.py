@@ -17,6 +17,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.errors import ConversationBusy, ShouwenError, UnknownConversation
 from bot.messages import Inbound
+from bot.store.conversations import READ_PAGE
 from bot.store.events import Watch
 from connectors.errors import ApiError
 from connectors.webchat.contract import (
@@ -25,7 +26,6 @@ from connectors.webchat.contract import (
     new_conversation_id,
     parse_message,
     query_int,
-    valid_conversation_id,
 )
 
 if TYPE_CHECKING:
@@ -54,41 +54,11 @@ class ChatSocket:
         )
         await ws.prepare(request)
         self._open.add(ws)
-        query = request.query
-        conversation = query.get("conversation") or None
-        locale = query.get("locale") or request.headers.get("Accept-Language")
-        try:
-            after = query_int(query.get("after"), "after", -1, 0, 2**53)
-            if conversation is not None and not valid_conversation_id(conversation):
-                raise ApiError(404, "unknown_conversation", "No such conversation.")
-            if conversation is None:
-                conversation = new_conversation_id()
-                opened = await self.chat.engine.open(
-                    Inbound(CHANNEL, conversation, locale_hint=locale)
-                )
-                mode, language, last = opened.mode, opened.locale, 0
-            else:
-                state, last = await self.chat.known_state(conversation)
-                mode, language = state.get("m", "bot"), state.get("l", "zh")
-        except ApiError as error:
-            await _send_error(ws, error.code, error.message)
+        opened = await self._hello(ws, request)
+        if opened is None:
             await ws.close()
             return ws
-        except ShouwenError:
-            await _send_error(ws, "unavailable", "Please try again shortly.")
-            await ws.close()
-            return ws
-        # Resume after the client's seq, never beyond ours (Redis may have been restored).
-        cursor = last if after < 0 else min(after, last)
-        await ws.send_json(
-            {
-                "type": "hello",
-                "conversation": conversation,
-                "mode": mode,
-                "locale": language,
-                "last": last,
-            }
-        )
+        conversation, cursor = opened
         key = f"{CHANNEL}:{conversation}"
         self.chat.metrics.event_waiters.inc()
         try:
@@ -98,11 +68,42 @@ class ChatSocket:
                     await self._receive(ws, request, conversation)
                 finally:
                     pusher.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
+                    # A client gone mid-send ends the pusher with a connection error: fine.
+                    with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                         await pusher
         finally:
             self.chat.metrics.event_waiters.dec()
         return ws
+
+    async def _hello(
+        self, ws: web.WebSocketResponse, request: web.Request
+    ) -> tuple[str, int] | None:
+        """Open or resume the conversation and greet the client: its id and the cursor to
+        push from; None (an error frame sent) when that cannot be done."""
+        query = request.query
+        conversation = query.get("conversation") or None
+        try:
+            after = query_int(query.get("after"), "after", -1, 0, 2**53)
+            if conversation is None:
+                conversation = new_conversation_id()
+                locale = query.get("locale") or request.headers.get("Accept-Language")
+                opened = await self.chat.engine.open(
+                    Inbound(CHANNEL, conversation, locale_hint=locale)
+                )
+                mode, language, last = opened.mode, opened.locale, 0
+            else:
+                state, last = await self.chat.known_state(conversation)
+                mode, language = state.mode, state.locale
+        except ApiError as error:
+            await _send_error(ws, error.code, error.message)
+            return None
+        except ShouwenError:
+            await _send_error(ws, "unavailable", "Please try again shortly.")
+            return None
+        hello = {"conversation": conversation, "mode": mode, "locale": language, "last": last}
+        await ws.send_json({"type": "hello", **hello})
+        # Resume after the client's seq, never beyond ours (Redis may have been restored).
+        return conversation, last if after < 0 else min(after, last)
 
     async def _push(self, ws: web.WebSocketResponse, key: str, cursor: int, watch: Watch) -> None:
         while not ws.closed:
@@ -114,7 +115,7 @@ class ChatSocket:
             for entry in entries:
                 await ws.send_json({"type": "event", "event": entry.as_dict()})
                 cursor = entry.seq
-            if not entries or len(entries) < 200:
+            if len(entries) < READ_PAGE:  # caught up: wait for news
                 await watch.wait(IDLE_WAKE_S)
 
     async def _receive(
