@@ -161,6 +161,7 @@ class AiogramSide:
     """Turns as Telegram updates fed to an aiogram Dispatcher with RedisStorage."""
 
     name = "aiogram FSM"
+    salt = 1
 
     def __init__(self, dispatcher: Dispatcher, bot: Bot, session: RecordingSession) -> None:
         self._dispatcher = dispatcher
@@ -172,7 +173,7 @@ class AiogramSide:
 
     async def turn(self, chat: int, step: Step) -> list[str]:
         before = self._session.sent[chat]
-        update = self._press(chat) if step.press else self._message(chat, step.text)
+        update = self._press(chat, step.payload) if step.press else self._message(chat, step.text)
         handled = await self._dispatcher.feed_update(self._bot, update)
         sent = self._session.sent[chat] - before
         if handled is UNHANDLED or sent != 1:
@@ -193,11 +194,20 @@ class AiogramSide:
         message = {**self._envelope(chat), "from": _customer(chat), "text": text}
         return self._update({"message": message})
 
-    def _press(self, chat: int) -> Update:
+    def _press(self, chat: int, payload: str | None) -> Update:
+        """Press the previous message's button with `payload` (None: its first button)."""
         last = self._session.last.get(chat)
         markup = last.reply_markup if last is not None else None
         if last is None or not isinstance(markup, InlineKeyboardMarkup):
             raise WrongAnswer("the previous reply had no button to press")
+        pressed = [
+            button.callback_data
+            for row in markup.inline_keyboard
+            for button in row
+            if payload is None or button.callback_data == payload
+        ]
+        if not pressed:
+            raise WrongAnswer(f"the previous reply had no button {payload} to press")
         shown = {
             **self._envelope(chat),
             "from": {"id": BOT_ID, "is_bot": True, "first_name": "Shouwen"},
@@ -207,7 +217,7 @@ class AiogramSide:
             "id": str(next(self._ids)),
             "from": _customer(chat),
             "chat_instance": f"ci{chat}",
-            "data": markup.inline_keyboard[0][0].callback_data,
+            "data": pressed[0],
             "message": shown,
         }
         return self._update({"callback_query": query})
@@ -227,10 +237,13 @@ def _customer(chat: int) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def aiogram_side(services: Services, url: str) -> AsyncIterator[AiogramSide]:
+async def aiogram_side(
+    services: Services, url: str, router: Router | None = None
+) -> AsyncIterator[AiogramSide]:
+    """The aiogram bot on RedisStorage at `url`: the FAQ dialog's router unless another."""
     storage = RedisStorage(aioredis.Redis.from_url(url))
     dispatcher = Dispatcher(storage=storage)
-    dispatcher.include_router(baseline_router(Answers(services)))
+    dispatcher.include_router(router or baseline_router(Answers(services)))
     session = RecordingSession()
     bot = Bot(token=BOT_TOKEN, session=session)
     try:

@@ -19,6 +19,7 @@ class ShouwenSide:
     """Turns through `Engine.handle`, as the web chat connector makes them."""
 
     name = "Shouwen"
+    salt = 0
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -28,7 +29,7 @@ class ShouwenSide:
     async def turn(self, chat: int, step: Step) -> list[str]:
         text, payload = step.text, None
         if step.press:
-            button = self._first_button(chat)
+            button = self._button(chat, step.payload)
             text, payload = button.title, button.payload
         inbound = Inbound(
             "web",
@@ -54,11 +55,13 @@ class ShouwenSide:
     def turn_keys(self, chat: int) -> list[str]:
         return [keys.conversation_lock(f"web:bench-{chat}")]
 
-    def _first_button(self, chat: int) -> Button:
+    def _button(self, chat: int, payload: str | None) -> Button:
+        """The previous reply's button with `payload` (None: its first button)."""
         buttons = self._buttons.get(chat, ())
-        if not buttons:
-            raise WrongAnswer("the previous reply had no button to press")
-        return buttons[0]
+        for button in buttons:
+            if payload is None or button.payload == payload:
+                return button
+        raise WrongAnswer(f"the previous reply had no button {payload or ''} to press")
 
 
 @contextlib.asynccontextmanager

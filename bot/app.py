@@ -5,19 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from bot.commands import Commands
 from bot.dialog import Services
+from bot.domain import Domain
 from bot.engine import Engine
 from bot.handoff import HotlineHandoff
 from bot.i18n import Catalogs
 from bot.metrics import Metrics
 from bot.nlu import Nlu
 from bot.services.faq import Faq
+from bot.services.verification import SmsSender
 from bot.settings import Settings
 from bot.store.client import RedisHandles, connect
 from bot.store.conversations import ConversationStore
@@ -25,8 +30,14 @@ from bot.store.events import EventHub
 from connectors import ops
 from connectors.errors import error_middleware
 from connectors.webchat.api import WebChat
+from flows.booking import BookingFlow
+from flows.complaint import ComplaintFlow
 from flows.consultation import ConsultationFlow
+from flows.fault import FaultFlow
+from flows.progress import ProgressFlow
+from flows.satisfaction import SatisfactionFlow
 from flows.smalltalk import SmalltalkFlow
+from flows.verify import VerifyFlow
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +52,7 @@ class Runtime:
     hub: EventHub
     engine: Engine
     metrics: Metrics
+    domain: Domain
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -62,23 +74,36 @@ def build_runtime(
     *,
     services: Services | None = None,
     redis: RedisHandles | None = None,
+    clock: Callable[[], float] = time.time,
+    sms: SmsSender | None = None,
 ) -> Runtime:
-    """Wire the engine with its flows, store and event hub."""
+    """Wire the engine with its flows, domain services, store and event hub."""
     metrics = services.metrics if services and services.metrics else Metrics()
     services = services or load_services(settings, metrics)
     redis = redis or connect(settings.redis_url)
     store = ConversationStore(redis.commands, ttl_seconds=settings.conversation_ttl_seconds)
     hub = EventHub(redis.subscriber)
+    domain = Domain.build(settings, redis.commands, store, services.catalogs, sms=sms, clock=clock)
     engine = Engine(
         store=store,
         services=services,
         commands=Commands.load(settings.locales_dir),
-        flows=[SmalltalkFlow()],
+        flows=[
+            SmalltalkFlow(),
+            FaultFlow(),
+            BookingFlow(),
+            ComplaintFlow(),
+            ProgressFlow(),
+            SatisfactionFlow(),
+            VerifyFlow(),
+        ],
         fallback=ConsultationFlow(),
         handoff=HotlineHandoff(),
+        domain=domain,
         hub=hub,
+        clock=clock,
     )
-    return Runtime(settings, redis, store, hub, engine, metrics)
+    return Runtime(settings, redis, store, hub, engine, metrics, domain)
 
 
 def build_app(runtime: Runtime) -> web.Application:
@@ -99,8 +124,21 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     listener = asyncio.create_task(runtime.hub.run(), name="event-hub")
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(runtime.hub.connected.wait(), 5.0)
+    workers = start_workers(runtime.domain)
     yield
-    listener.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await listener
+    for task in (*workers, listener):
+        task.cancel()
+    for task in (*workers, listener):
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await runtime.redis.close()
+
+
+def start_workers(domain: Domain) -> list[asyncio.Task[None]]:
+    """The background work of a process: delivering notices and firing scheduled jobs.
+    Every process runs both; Redis hands each notice and each job to one of them."""
+    consumer = f"{socket.gethostname()}-{os.getpid()}"
+    return [
+        asyncio.create_task(domain.outbox.run(consumer), name="outbox"),
+        asyncio.create_task(domain.scheduler.run(), name="scheduler"),
+    ]

@@ -11,8 +11,12 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from bot.messages import Entry
 
 log = logging.getLogger("shouwen")
 
@@ -108,34 +112,43 @@ def _serve_one(settings: Settings, host: str, port: int, reuse_port: bool) -> No
     else:
         store = "Redis"
 
-    async def announce(_app: web.Application) -> None:
+    def announce(_aiohttp_banner: str) -> None:
+        # run_app calls this once the port is bound: "ready" means a client can connect.
         elapsed = time.perf_counter() - started
         print(f"Shouwen is ready in {elapsed:.1f}s on the {store}.", flush=True)
         print(f"Web chat: {where}   Health: {where}health   Metrics: {where}metrics", flush=True)
 
-    app.on_startup.append(announce)
-    web.run_app(app, host=host, port=port, reuse_port=reuse_port, print=None, access_log=None)
+    web.run_app(app, host=host, port=port, reuse_port=reuse_port, print=announce, access_log=None)
 
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_runtime
+    from bot.app import build_runtime, start_workers
     from bot.messages import Inbound
     from bot.store.client import connect
 
     runtime = build_runtime(settings, redis=connect(settings.redis_url))
     chat_id = f"cli-{secrets.token_hex(6)}"
     locale = args.locale or settings.default_locale
+    shown = _Screen()
+
+    async def notices() -> None:
+        # Notices (a reminder, a case update) arrive in the transcript between turns.
+        while True:
+            await asyncio.sleep(1.0)
+            later = await runtime.store.read(f"cli:{chat_id}", after=shown.seq)
+            if later:
+                shown.show(later)
 
     async def run() -> None:
-        buttons: list[tuple[str, str]] = []
-        opened = await runtime.engine.open(Inbound("cli", chat_id, locale_hint=locale))
-        buttons = _show(opened.replies)
+        workers = [*start_workers(runtime.domain), asyncio.create_task(notices())]
+        shown.show((await runtime.engine.open(Inbound("cli", chat_id, locale_hint=locale))).replies)
         loop = asyncio.get_running_loop()
         while True:
             line = await loop.run_in_executor(None, _read_line)
             if line is None or line.strip() in ("/quit", "/exit"):
                 break
             text, payload = line.strip(), None
+            buttons = shown.buttons
             if text.isdigit() and 1 <= int(text) <= len(buttons):
                 text, payload = buttons[int(text) - 1]
             result = await runtime.engine.handle(
@@ -148,12 +161,29 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
                     message_id=secrets.token_hex(8),
                 )
             )
-            buttons = _show(result.replies)
+            if result.echo is not None:
+                shown.seq = max(shown.seq, result.echo.seq)
+            shown.show(result.replies)
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
         await runtime.redis.close()
 
     print("Type a message; a number presses a button; /quit leaves.\n")
     asyncio.run(run())
     return 0
+
+
+class _Screen:
+    """What the terminal shows: the last transcript seq printed and the buttons to press."""
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.buttons: list[tuple[str, str]] = []
+
+    def show(self, entries: Sequence[Entry]) -> None:
+        self.buttons = _show(entries) or self.buttons
+        self.seq = max([self.seq, *(entry.seq for entry in entries)])
 
 
 def _read_line() -> str | None:
@@ -163,12 +193,9 @@ def _read_line() -> str | None:
         return None
 
 
-def _show(replies: Sequence[object]) -> list[tuple[str, str]]:
-    from bot.messages import Entry
-
+def _show(replies: Sequence[Entry]) -> list[tuple[str, str]]:
     buttons: list[tuple[str, str]] = []
     for entry in replies:
-        assert isinstance(entry, Entry)
         print(entry.text)
         if entry.card is not None:
             print(f"  [{entry.card.title}] {entry.card.number or ''} {entry.card.status or ''}")

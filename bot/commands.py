@@ -9,7 +9,8 @@ from pathlib import Path
 
 import yaml
 
-COMMANDS = ("human", "menu", "cancel", "language", "stop")
+# `resume` and `drop` only come from buttons: go back to a flow set aside, or forget it.
+COMMANDS = ("human", "menu", "cancel", "language", "stop", "resume", "drop")
 # A keyword found *inside* a message counts only in short messages: "我不要人工" is rare, but
 # a long question that mentions 人工 is a question, not a command.
 MAX_CONTAINS_CHARS = 24

@@ -10,7 +10,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo
 
 from bot.i18n import Catalogs, Text, _
 from bot.messages import Button, Card, Inbound, Reply
@@ -19,6 +21,7 @@ from bot.settings import Settings
 from bot.state import ConversationState
 
 if TYPE_CHECKING:
+    from bot.domain import Domain
     from bot.nlu import Nlu, Parse
     from bot.services.faq import Faq
 
@@ -42,6 +45,12 @@ class Services:
     metrics: Metrics | None = None
 
 
+class Router(Protocol):
+    """What a turn asks of the engine: run another flow on behalf of the current one."""
+
+    async def call(self, turn: Turn, flow: str, resume_at: str) -> None: ...
+
+
 @dataclass(slots=True)
 class Turn:
     """One customer message being answered."""
@@ -50,14 +59,35 @@ class Turn:
     text: str  # normalised: NFKC, no control characters, capped
     state: ConversationState
     services: Services
+    domain: Domain
+    router: Router
     replies: list[Reply] = field(default_factory=list)
     _parse: Parse | None = None
+
+    @property
+    def conversation(self) -> str:
+        """The conversation's key, "<channel>:<chat>": where notices about it are sent."""
+        return f"{self.inbound.channel}:{self.inbound.chat}"
+
+    def now(self) -> float:
+        return self.domain.clock()
+
+    async def call(self, flow: str, *, resume_at: str) -> None:
+        """Set the running flow aside and start `flow`; when that one finishes, the running
+        flow is resumed at step `resume_at` with what it had gathered (e.g. verify a phone
+        number, then show the customer's cases)."""
+        await self.router.call(self, flow, resume_at)
+
+    def finish(self) -> None:
+        """The running flow is done; a flow set aside for it, if any, takes over again."""
+        self.state.leave_flow()
 
     def parse(self) -> Parse:
         """The NLU's reading of this message, in the conversation's language (computed once)."""
         if self._parse is None:
             started = time.perf_counter()
-            self._parse = self.services.nlu.parse(self.text, self.state.locale)
+            now = datetime.fromtimestamp(self.now(), ZoneInfo(self.services.settings.timezone))
+            self._parse = self.services.nlu.parse(self.text, self.state.locale, now=now)
             metrics = self.services.metrics
             if metrics is not None:
                 metrics.parsed(self._parse.intent.name, time.perf_counter() - started)
@@ -109,8 +139,14 @@ class Flow(Protocol):
     async def start(self, turn: Turn) -> None:
         """Begin: the customer asked for what this flow does."""
 
-    async def step(self, turn: Turn) -> None:
-        """Continue at `turn.state.step` with the customer's free text."""
+    async def step(self, turn: Turn) -> bool:
+        """Continue at `turn.state.step` with the customer's free text.
+
+        False when the text is no answer to the step (the flow has asked again): if it asks
+        for another flow, the engine sets this one aside and starts that one instead."""
+
+    async def resume(self, turn: Turn) -> None:
+        """Take up again at `turn.state.step` after being set aside: ask that step again."""
 
     async def on_payload(self, turn: Turn, argument: str) -> bool:
         """A button of this flow was pressed; False when the flow does not know it (an old

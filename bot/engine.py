@@ -15,6 +15,7 @@ import secrets
 import time
 import unicodedata
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from bot.commands import Command, Commands
 from bot.dialog import GREETING, Flow, Handoff, Services, Turn
@@ -26,6 +27,9 @@ from bot.store import keys
 from bot.store.conversations import Claim, ConversationStore, NewEntry
 from bot.store.events import EventHub
 
+if TYPE_CHECKING:
+    from bot.domain import Domain
+
 log = logging.getLogger(__name__)
 
 # Control characters other than newline and tab are dropped; so are unpaired surrogates.
@@ -33,6 +37,13 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _BLANK_LINES = re.compile(r"\n{3,}")
 # Intents that mean a global command, whatever words the customer used.
 _COMMAND_INTENTS = {"human_agent": "human", "cancel": "cancel"}
+# A running flow is set aside for another only when the classifier is at least this sure
+# that the customer asked for that other thing (and the flow could not use the message).
+DIVERT_CONFIDENCE = 0.5
+# Questions (the fallback flow) need more certainty: a wrong guess there answers nothing.
+DIVERT_TO_FALLBACK_CONFIDENCE = 0.7
+# Flows taken up again by themselves in one turn (a flow that called another, finishing).
+_MAX_TAKE_UPS = 3
 # Waiting for another process's turn of the same conversation: a little longer than its lock.
 _BUSY_WAIT_S = keys.LOCK_TTL_MS / 1000 + 1
 
@@ -80,11 +91,13 @@ class Engine:
         flows: Sequence[Flow],
         fallback: Flow,
         handoff: Handoff,
+        domain: Domain,
         hub: EventHub | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.services = services
+        self.domain = domain
         self.commands = commands
         self.handoff = handoff
         self.hub = hub
@@ -129,7 +142,7 @@ class Engine:
         self, key: str, token: str, inbound: Inbound, stored: str | None
     ) -> TurnResult:
         state = ConversationState.from_json(stored) if stored else self._new_state(inbound)
-        turn = Turn(inbound, "", state, self.services)
+        turn = Turn(inbound, "", state, self.services, self.domain, self)
         turn.say(GREETING, buttons=self.menu(turn))
         saved = await self._save(key, token, turn, customer=None)
         return TurnResult(inbound.chat, state.mode, state.locale, saved)
@@ -170,7 +183,7 @@ class Engine:
         if stored is None and not create:
             raise UnknownConversation(inbound.chat)
         state = ConversationState.from_json(stored) if stored else self._new_state(inbound)
-        turn = Turn(inbound, text, state, self.services)
+        turn = Turn(inbound, text, state, self.services, self.domain, self)
         await self._route(turn)
         saved = await self._save(key, token, turn, customer=text)
         return TurnResult(inbound.chat, state.mode, state.locale, saved[1:], saved[0])
@@ -230,10 +243,69 @@ class Engine:
         elif not turn.text:
             turn.say(_("I didn't get any text. What can I do for you?"), buttons=self.menu(turn))
         elif state.flow is not None and state.flow in self._flows:
-            await self._flows[state.flow].step(turn)
+            await self._step(turn, self._flows[state.flow])
         else:
             state.leave_flow()
             await self._by_text(turn)
+        await self._take_up(turn)
+
+    async def call(self, turn: Turn, flow: str, resume_at: str) -> None:
+        """Set the running flow aside at `resume_at` and start `flow` for it (Router)."""
+        turn.state.step = resume_at
+        turn.state.set_aside(auto=True)
+        await self._flows[flow].start(turn)
+
+    async def _step(self, turn: Turn, flow: Flow) -> None:
+        if await flow.step(turn):
+            return
+        # Not an answer to the step: maybe the customer wants something else now.
+        score = turn.parse().intent
+        if score.confidence < DIVERT_CONFIDENCE:
+            return
+        if score.name in _COMMAND_INTENTS:
+            turn.replies.clear()
+            await self._command(turn, Command(_COMMAND_INTENTS[score.name]))
+            return
+        other = self._by_intent.get(score.name)
+        if (
+            other is None
+            and score.name in self._fallback.intents - {"out_of_scope"}
+            and score.confidence >= DIVERT_TO_FALLBACK_CONFIDENCE
+        ):
+            other = self._fallback  # a clear question mid-way: answer it, then come back
+        if other is not None and other is not flow:
+            turn.replies.clear()
+            turn.state.set_aside(auto=False)
+            await other.start(turn)
+
+    async def _take_up(self, turn: Turn) -> None:
+        """No flow runs any more: resume one that was waiting for it, or offer one set aside."""
+        state = turn.state
+        for _attempt in range(_MAX_TAKE_UPS):
+            if state.mode != "bot" or state.flow is not None or not state.suspended:
+                return
+            frame = state.suspended[-1]
+            if not frame.get("a"):
+                break
+            state.take_up()
+            flow = self._flows.get(state.flow or "")
+            if flow is None:
+                state.leave_flow()
+                continue
+            await flow.resume(turn)
+        else:
+            return
+        if state.flow is None and state.suspended and not frame.get("o"):
+            frame["o"] = 1  # offered once; the customer may ignore it
+            turn.say(
+                _("Shall we go back to {task}?", task=self._title(frame["f"])),
+                buttons=[(_("Yes, continue"), "cmd:resume"), (_("No, thanks"), "cmd:drop")],
+            )
+
+    def _title(self, name: str) -> Text | str:
+        flow = self._flows.get(name)
+        entry = flow.menu_entry() if flow is not None else None
+        return entry[0] if entry is not None else _("what we were doing")
 
     async def _by_text(self, turn: Turn) -> None:
         intent = turn.parse().intent.name
@@ -246,7 +318,14 @@ class Engine:
     async def _payload(self, turn: Turn, payload: str) -> None:
         name, _sep, argument = payload.partition(":")
         flow = self._flows.get(name)
+        state = turn.state
+        # A button of another flow mid-way: that flow goes first, the running one waits.
+        aside = flow is not None and state.flow is not None and state.flow != name
+        if aside:
+            state.set_aside(auto=False)
         if flow is None or not await flow.on_payload(turn, argument):
+            if aside:
+                state.take_up()
             turn.say(
                 _("That button is no longer valid. Here is the main menu."),
                 buttons=self.menu(turn),
@@ -258,17 +337,18 @@ class Engine:
             await self.handoff.request(turn, "asked")
         elif command.name == "menu":
             state.leave_flow()
+            state.suspended = []
             state.notify = True
             turn.understood()
             turn.say(_("What can I do for you?"), buttons=self.menu(turn))
         elif command.name == "cancel":
-            if state.flow is None:
-                turn.say(
-                    _("There is nothing to cancel. What can I do for you?"), buttons=self.menu(turn)
-                )
-            else:
-                state.leave_flow()
-                turn.say(_("Cancelled. What else can I do for you?"), buttons=self.menu(turn))
+            self._cancel(turn)
+        elif command.name == "resume":
+            await self._resume(turn)
+        elif command.name == "drop":
+            if state.suspended:
+                state.suspended.pop()
+            turn.say(_("All right. What else can I do for you?"), buttons=self.menu(turn))
         elif command.name == "language":
             self._language(turn, command.argument)
         elif command.name == "stop":
@@ -279,6 +359,32 @@ class Engine:
                     "Send “menu” at any time to start again."
                 )
             )
+
+    def _cancel(self, turn: Turn) -> None:
+        state = turn.state
+        if state.flow is None:
+            state.suspended = []
+            turn.say(
+                _("There is nothing to cancel. What can I do for you?"), buttons=self.menu(turn)
+            )
+            return
+        state.leave_flow()
+        # Flows waiting for the cancelled one have nothing left to wait for.
+        while state.suspended and state.suspended[-1].get("a"):
+            state.suspended.pop()
+        turn.say(_("Cancelled. What else can I do for you?"), buttons=self.menu(turn))
+
+    async def _resume(self, turn: Turn) -> None:
+        state = turn.state
+        flow = self._flows.get(state.suspended[-1]["f"]) if state.suspended else None
+        if flow is None:
+            state.suspended = state.suspended[:-1]
+            turn.say(
+                _("There is nothing to continue. What can I do for you?"), buttons=self.menu(turn)
+            )
+            return
+        state.take_up()
+        await flow.resume(turn)
 
     def _language(self, turn: Turn, language: str | None) -> None:
         if language not in ("zh", "en"):

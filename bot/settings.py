@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 
 class SettingsError(ValueError):
@@ -27,6 +28,13 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    raw = env.get(name) or None
+    if raw is not None and raw not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable; see README.md for each variable."""
@@ -43,6 +51,9 @@ class Settings:
     conversation_ttl_days: int = 30
     log_level: str = "INFO"
     locales_dir: Path = field(default=LOCALES_DIR)
+    data_dir: Path = field(default=DATA_DIR)  # policy, appointment capacity, outages
+    secret_key: str | None = None  # encrypts personal data; None: a random key per start
+    sms_provider: str | None = None  # "twilio" or "gateway"; None: codes go to the console
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -68,6 +79,9 @@ class Settings:
             max_body_bytes=_int(env, "SHOUWEN_MAX_BODY_BYTES", 64 * 1024, 1024, 10 * 1024 * 1024),
             conversation_ttl_days=_int(env, "SHOUWEN_CONVERSATION_TTL_DAYS", 30, 1, 3650),
             log_level=(env.get("SHOUWEN_LOG_LEVEL") or "INFO").upper(),
+            data_dir=Path(env.get("SHOUWEN_DATA_DIR") or DATA_DIR),
+            secret_key=env.get("SHOUWEN_SECRET_KEY") or None,
+            sms_provider=_choice(env, "SHOUWEN_SMS_PROVIDER", ("twilio", "gateway")),
         )
 
     @property

@@ -20,8 +20,11 @@ _NAMES = {
     "suspended": "sf",
     "channel": "ch",
     "created": "c",
+    "customer": "u",
 }
 _LONG = {short: name for name, short in _NAMES.items()}
+# Flows set aside and not yet taken up again; older ones are forgotten beyond this.
+MAX_SUSPENDED = 3
 
 
 @dataclass(slots=True)
@@ -39,6 +42,7 @@ class ConversationState:
     suspended: list[dict[str, Any]] = field(default_factory=list)  # flows set aside, newest last
     channel: str = ""
     created: float = 0.0
+    customer: str | None = None  # the verified customer this conversation belongs to
 
     def to_json(self) -> str:
         data = {}
@@ -58,6 +62,24 @@ class ConversationState:
         self.flow = None
         self.step = None
         self.slots = {}
+
+    def set_aside(self, *, auto: bool) -> None:
+        """Suspend the running flow with its step and slots. `auto`: it called another flow
+        and takes over again by itself when that one finishes; otherwise it is offered."""
+        if self.flow is None:
+            return
+        frame: dict[str, Any] = {"f": self.flow, "s": self.step, "v": self.slots}
+        if auto:
+            frame["a"] = 1
+        self.suspended = [*self.suspended, frame][-MAX_SUSPENDED:]
+        self.leave_flow()
+
+    def take_up(self) -> None:
+        """Make the newest suspended flow the running one again (the running one, if any,
+        is set aside in its place)."""
+        frame = self.suspended.pop()
+        self.set_aside(auto=False)
+        self.flow, self.step, self.slots = frame["f"], frame.get("s"), frame.get("v") or {}
 
 
 @functools.cache

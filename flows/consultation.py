@@ -13,17 +13,6 @@ from bot.services.faq import FaqEntry
 
 # Below the confident threshold but above this share of it, suggestions are offered.
 NEAR_MISS = 0.6
-# Intents of services that have no flow of their own in this deployment.
-SERVICE_INTENTS = frozenset(
-    {
-        "report_fault",
-        "book_appointment",
-        "change_appointment",
-        "file_complaint",
-        "query_progress",
-        "rate_service",
-    }
-)
 TOPIC_TITLES: dict[str, Text] = {
     "plans": _("Plans and data"),
     "billing": _("Bills and payment"),
@@ -63,16 +52,6 @@ class ConsultationFlow:
                 buttons=[(e.question, f"consult:faq:{e.id}") for e in near]
                 + [(_("Talk to an agent"), "cmd:human")],
             )
-        elif intent in SERVICE_INTENTS:
-            turn.understood()
-            turn.say(
-                _(
-                    "Handling this request in chat is not available yet. "
-                    "An agent can take care of it for you, or call the hotline {hotline}.",
-                    hotline=turn.services.settings.hotline,
-                ),
-                buttons=[(_("Talk to an agent"), "cmd:human"), (_("Main menu"), "cmd:menu")],
-            )
         elif not turn.misunderstood():
             turn.say(
                 _(
@@ -82,10 +61,14 @@ class ConsultationFlow:
                 buttons=self._topic_buttons(turn),
             )
 
-    async def step(self, turn: Turn) -> None:
+    async def step(self, turn: Turn) -> bool:
         # Consultation keeps no steps: every message is a new question.
         turn.state.leave_flow()
         await self.start(turn)
+        return True
+
+    async def resume(self, turn: Turn) -> None:
+        turn.state.leave_flow()  # nothing to take up: every message stands alone
 
     async def on_payload(self, turn: Turn, argument: str) -> bool:
         kind, _sep, value = argument.partition(":")

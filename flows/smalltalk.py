@@ -28,9 +28,13 @@ class SmalltalkFlow:
         else:
             turn.say(_("What can I do for you?"), buttons=menu)
 
-    async def step(self, turn: Turn) -> None:
+    async def step(self, turn: Turn) -> bool:
         turn.state.leave_flow()
         await self.start(turn)
+        return True
+
+    async def resume(self, turn: Turn) -> None:
+        turn.state.leave_flow()  # nothing to take up: every message stands alone
 
     async def on_payload(self, turn: Turn, argument: str) -> bool:
         return False  # small talk has no buttons of its own

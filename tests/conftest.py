@@ -153,3 +153,52 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if reporter is not None:
             reporter.write_line(f"strict mode: {len(skipped)} test(s) skipped; failing the run")
         session.exitstatus = 1
+
+
+# Monday 2026-11-23 10:00 in Asia/Shanghai: inside service hours, with a working week ahead.
+CLOCK_START = 1_795_399_200.0
+
+
+class MovableClock:
+    """A clock tests move by hand: `clock()` is epoch seconds, `advance(s)` moves it."""
+
+    def __init__(self, start: float = CLOCK_START) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class RecordingSms:
+    """An SMS sender that keeps what it would send (phone, text), for reading codes back."""
+
+    real = False
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    async def send(self, phone: str, text: str) -> None:
+        self.sent.append((phone, text))
+
+    def last_code(self, phone: str) -> str:
+        """The newest 6-digit code sent to `phone`."""
+        import re
+
+        for to, text in reversed(self.sent):
+            found = re.search(r"(?<!\d)\d{6}(?!\d)", text)
+            if to == phone and found:
+                return found.group()
+        raise AssertionError(f"no code was sent to {phone}")
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def sms() -> RecordingSms:
+    return RecordingSms()

@@ -298,10 +298,14 @@ class AskNameFlow:
         turn.state.flow, turn.state.step = self.name, "name"
         turn.say("name?")
 
-    async def step(self, turn: Turn) -> None:
+    async def step(self, turn: Turn) -> bool:
         turn.state.slots["name"] = turn.text
         turn.state.leave_flow()
         turn.say(f"thanks {turn.text}")
+        return True
+
+    async def resume(self, turn: Turn) -> None:
+        turn.say("name?")
 
     async def on_payload(self, turn: Turn, argument: str) -> bool:
         return False
@@ -315,6 +319,7 @@ def engine_with_a_flow(runtime: Runtime) -> Engine:
         flows=[SmalltalkFlow(), AskNameFlow()],
         fallback=ConsultationFlow(),
         handoff=HotlineHandoff(),
+        domain=runtime.domain,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
@@ -77,6 +78,16 @@ class Claim:
     entries: list[Entry] = field(default_factory=list)
 
 
+def stop_if_cancelled() -> None:
+    """Raise CancelledError in a task that was asked to stop.
+
+    A worker loop calls this every round: redis-py can absorb a cancellation that lands
+    while a connection is being opened, and the loop would then run on forever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def _guard(call: Awaitable[T]) -> T:
     try:
         return await call
@@ -85,6 +96,11 @@ async def _guard(call: Awaitable[T]) -> T:
             raise ConversationBusy("the turn's lock expired before it saved") from error
         raise StoreUnavailable(str(error)) from error
     except (RedisError, OSError) as error:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # redis-py reports a read cut short by cancellation as a connection error;
+            # loops that outlive store errors must still stop when they are cancelled.
+            raise asyncio.CancelledError from error
         raise StoreUnavailable(str(error)) from error
 
 

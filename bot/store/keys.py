@@ -58,3 +58,92 @@ def conversation_keys(conversation_id: str) -> list[str]:
         conversation_seen(conversation_id),
         conversation_log(conversation_id),
     ]
+
+
+# --- Cases, customers, appointments, verification, outbox, scheduler -----------------
+# Cases are kept a year after their last change: complaints are audited, and the repeat
+# rule looks back 30 days. Customers live as long as they have cases.
+CASE_TTL_S = 366 * 86_400
+CUSTOMER_TTL_S = 366 * 86_400
+# A day's counter lives two days, so a slow clock at midnight cannot reuse a number.
+COUNTER_TTL_S = 2 * 86_400
+
+
+def case(number: str) -> str:
+    """Hash: one case's fields (CASE_TTL_S after its last change)."""
+    return f"{PREFIX}:{{k:{number}}}"
+
+
+def case_events(number: str) -> str:
+    """Stream: the case's archive, one event per change (time, actor, from, to, note)."""
+    return f"{PREFIX}:{{k:{number}}}:events"
+
+
+def number_counter(kind: str, day: str) -> str:
+    """String: the last sequence issued for numbers of `kind` on `day` (yymmdd; COUNTER_TTL_S)."""
+    return f"{PREFIX}:{{n:{kind}{day}}}"
+
+
+def customer(customer_id: str) -> str:
+    """Hash: a customer (id = blind index of the phone; the phone itself sealed)."""
+    return f"{PREFIX}:{{u:{customer_id}}}"
+
+
+def customer_cases(customer_id: str) -> str:
+    """Sorted set: the customer's case numbers scored by creation time."""
+    return f"{PREFIX}:{{u:{customer_id}}}:cases"
+
+
+def customer_complaints(customer_id: str) -> str:
+    """Sorted set: the customer's complaint numbers by creation time (the 30-day repeat rule)."""
+    return f"{PREFIX}:{{u:{customer_id}}}:complaints"
+
+
+def customer_appointments(customer_id: str) -> str:
+    """Hash: the customer's booked appointments, number -> "start end" (overlap check)."""
+    return f"{PREFIX}:{{u:{customer_id}}}:appointments"
+
+
+def customer_appointment_list(customer_id: str) -> str:
+    """Sorted set: all the customer's appointment numbers by creation time (their list)."""
+    return f"{PREFIX}:{{u:{customer_id}}}:appointment_list"
+
+
+def customer_conversations(customer_id: str) -> str:
+    """Sorted set: conversations ("channel:chat") linked to the customer, by last use."""
+    return f"{PREFIX}:{{u:{customer_id}}}:conversations"
+
+
+def appointment(number: str) -> str:
+    """Hash: one appointment (CASE_TTL_S after its last change)."""
+    return f"{PREFIX}:{{a:{number}}}"
+
+
+def window_bookings(place: str, day: str) -> str:
+    """Hash: window id -> appointments booked in it, plus one "<window> <number>" field per
+    booking (so a retried booking or a repeated release counts once), for one place and day
+    (yyyymmdd); expires a few days after that day."""
+    return f"{PREFIX}:{{w:{place}:{day}}}"
+
+
+def verification(phone_id: str) -> str:
+    """Hash: the pending one-time code for a phone (hashed), its conversation and attempts
+    (expires with the code, 5 minutes)."""
+    return f"{PREFIX}:{{v:{phone_id}}}"
+
+
+def verification_lock(phone_id: str) -> str:
+    """String: set when a phone ran out of attempts; it expires after the lock-out (15 min)."""
+    return f"{PREFIX}:{{v:{phone_id}}}:locked"
+
+
+OUTBOX = f"{PREFIX}:{{outbox}}"
+"""Stream: notifications waiting to be delivered (consumer group `senders`)."""
+OUTBOX_DEAD = f"{PREFIX}:{{outbox}}:dead"
+"""Stream: notifications given up after the last attempt, kept for an operator to look at."""
+OUTBOX_RETRY = f"{PREFIX}:{{outbox}}:retry"
+"""Sorted set: notifications waiting for their next attempt, scored by when."""
+SCHEDULE = f"{PREFIX}:{{schedule}}"
+"""Sorted set: job id scored by when it is due (reminders; later the SLA clock)."""
+SCHEDULE_JOBS = f"{PREFIX}:{{schedule}}:jobs"
+"""Hash: job id -> "kind data" of each scheduled job."""

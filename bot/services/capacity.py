@@ -1,0 +1,232 @@
+"""Which windows can be booked, and the two atomic booking decisions: a place in a window,
+and a customer's free time.
+
+Each decision is one Lua script on one hash tag: a window's places on `{w:<place>:<day>}`, a
+customer's booked times on `{u:<customer>}`. A booking takes the customer's time first and
+then the window; when the window is full it gives the time back (compensation), so the same
+code runs on Redis Cluster, where one script cannot span both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import redis.asyncio as aioredis
+
+from bot.services.appointment_records import NotBookable, Overlap, WindowFull
+from bot.services.catalog import Catalog, ServiceType, Slot, Window
+from bot.services.policy import Policy
+from bot.store import keys
+from bot.store.conversations import _guard
+
+# Window hashes outlive their day by this much: late marks and reschedules still find them.
+WINDOW_KEEP = timedelta(days=3)
+# A customer's appointment list keeps this many numbers.
+HISTORY_KEEP = 100
+# A full window offers this many others.
+NEAREST = 3
+
+# KEYS: the window's place-day hash.  ARGV: window id, appointment number, capacity,
+# ttl (s, counted from the service's clock, which tests move; never below a day).
+# The hash holds `<window>` -> places taken and `<window> <number>` -> 1 for each booking,
+# so a retried take or release counts once.  Returns 1 if taken.
+TAKE_WINDOW = """
+local bookings = KEYS[1]
+local window, number, capacity, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local member = window .. ' ' .. number
+if redis.call('HEXISTS', bookings, member) == 1 then
+  return 1
+end
+if tonumber(redis.call('HGET', bookings, window) or '0') >= capacity then
+  return 0
+end
+redis.call('HINCRBY', bookings, window, 1)
+redis.call('HSET', bookings, member, '1')
+redis.call('EXPIRE', bookings, ttl)
+return 1
+"""
+
+# KEYS: the window's place-day hash.  ARGV: window id, appointment number.
+# Returns 1 if the booking held a place, which is now free again.
+RELEASE_WINDOW = """
+local bookings = KEYS[1]
+local window, number = ARGV[1], ARGV[2]
+if redis.call('HDEL', bookings, window .. ' ' .. number) == 1 then
+  redis.call('HINCRBY', bookings, window, -1)
+  return 1
+end
+return 0
+"""
+
+# KEYS: the customer's booked times (hash number -> "start end"), their appointment list.
+# ARGV: number, start, end, now, ttl s, created, history size.
+# Returns "" when the time is free (and records it), else the overlapping appointment.
+# The number's own entry never conflicts: a reschedule replaces it.
+TAKE_TIME = """
+local booked, history = KEYS[1], KEYS[2]
+local number, start, finish = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local now, ttl, created, keep = tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
+local entries = redis.call('HGETALL', booked)
+for i = 1, #entries, 2 do
+  local other = entries[i]
+  local s, e = string.match(entries[i + 1], '^(%S+) (%S+)$')
+  if tonumber(e) <= now then
+    redis.call('HDEL', booked, other)  -- over: it blocks nothing any more
+  elseif other ~= number and tonumber(s) < finish and start < tonumber(e) then
+    return other
+  end
+end
+redis.call('HSET', booked, number, ARGV[2] .. ' ' .. ARGV[3])
+redis.call('EXPIRE', booked, ttl)
+redis.call('ZADD', history, 'NX', created, number)
+redis.call('ZREMRANGEBYRANK', history, 0, -keep - 1)
+redis.call('EXPIRE', history, ttl)
+return ''
+"""
+
+
+def window_day(window_id: str) -> str:
+    """The day (yyyymmdd) of a window id."""
+    return window_id.split(":")[1]
+
+
+class Capacity:
+    """What can be booked when, window places and customers' booked times, in Redis."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        catalog: Catalog,
+        policy: Policy,
+        clock: Callable[[], float],
+        zone: ZoneInfo,
+    ) -> None:
+        self._redis = redis
+        self._catalog = catalog
+        self._policy = policy
+        self._clock = clock
+        self._zone = zone
+        self._take_window = redis.register_script(TAKE_WINDOW)
+        self._release_window = redis.register_script(RELEASE_WINDOW)
+        self._take_time = redis.register_script(TAKE_TIME)
+
+    def today(self) -> date:
+        """Today in the operator's time zone."""
+        return datetime.fromtimestamp(self._clock(), self._zone).date()
+
+    def bookable(self, service_id: str, window_id: str) -> tuple[ServiceType, Window]:
+        """The service and window, if that window can be booked for it now (else NotBookable)."""
+        service = self._catalog.service(service_id)
+        window = self._catalog.window(window_id)
+        if service is None or window is None:
+            raise NotBookable("unknown")
+        if all(place.id != window.place for place in self._catalog.places(service_id)):
+            raise NotBookable("unknown")
+        refusal = self._refusal(window, self._clock(), self.today())
+        if refusal is not None:
+            raise NotBookable(refusal)
+        return service, window
+
+    def _refusal(self, window: Window, now: float, today: date) -> str | None:
+        if window.start.timestamp() <= now:
+            return "past"
+        if (window.day - today).days > self._policy.booking_horizon_days:
+            return "too_far"
+        opens, closes = self._policy.service_hours
+        start, end = window.start.astimezone(self._zone), window.end.astimezone(self._zone)
+        if start.time() < opens or end.time() > closes or end.date() != start.date():
+            return "outside_hours"
+        return None
+
+    async def availability(self, service: str, place: str, days: Sequence[date]) -> list[Slot]:
+        """The bookable windows of those days, with the places each has left (may be 0)."""
+        now, today = self._clock(), self.today()
+        windows = [
+            window
+            for day in days
+            for window in self._catalog.windows(service, place, day)
+            if self._refusal(window, now, today) is None
+        ]
+        taken = await self._taken(windows)
+        return [Slot(w, max(w.capacity - n, 0)) for w, n in zip(windows, taken, strict=True)]
+
+    async def nearest(
+        self, service: str, place: str, around: float, limit: int, exclude: str | None = None
+    ) -> list[Slot]:
+        """Free windows nearest in time to `around`, before or after it, never in the past."""
+        today = self.today()
+        days = [today + timedelta(days=n) for n in range(self._policy.booking_horizon_days + 1)]
+        slots = await self.availability(service, place, days)
+        free = [s for s in slots if s.free > 0 and s.window.id != exclude]
+        free.sort(key=lambda s: (abs(s.window.start.timestamp() - around), s.window.start))
+        return free[:limit]
+
+    async def take(
+        self,
+        service: str,
+        customer: str,
+        window: Window,
+        number: str,
+        *,
+        created: float,
+        previous: tuple[float, float] | None = None,
+    ) -> None:
+        """Take the customer's time (Overlap), then a place in the window (WindowFull).
+
+        `previous` is the appointment's current time when it is rescheduled: put back if the
+        new window is full.
+        """
+        start, end = window.start.timestamp(), window.end.timestamp()
+        other = await self._take_customer_time(customer, number, start, end, created)
+        if other is not None:
+            raise Overlap(other)
+        ttl = max(int((window.end + WINDOW_KEEP).timestamp() - self._clock()), 86_400)
+        key = keys.window_bookings(window.place, f"{window.day:%Y%m%d}")
+        args: list[str | float] = [window.id, number, window.capacity, ttl]
+        if await _guard(self._take_window(keys=[key], args=args)):
+            return
+        if previous is not None:
+            await self.set_time(customer, number, *previous)
+        else:
+            await self.free_time(customer, number)
+        nearest = await self.nearest(service, window.place, start, NEAREST, exclude=window.id)
+        raise WindowFull(tuple(nearest))
+
+    async def release_window(self, window_id: str, place: str, number: str) -> bool:
+        """Free the place `number` held in the window; False if it held none."""
+        key = keys.window_bookings(place, window_day(window_id))
+        return bool(await _guard(self._release_window(keys=[key], args=[window_id, number])))
+
+    async def _taken(self, windows: Sequence[Window]) -> list[int]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for window in windows:
+                pipe.hget(keys.window_bookings(window.place, f"{window.day:%Y%m%d}"), window.id)
+            counts: list[str | None] = await _guard(pipe.execute())
+        return [int(count or 0) for count in counts]
+
+    async def _take_customer_time(
+        self, customer: str, number: str, start: float, end: float, created: float
+    ) -> str | None:
+        key_list = [keys.customer_appointments(customer), keys.customer_appointment_list(customer)]
+        now = self._clock()
+        args: list[str | float] = [number, start, end, now, keys.CUSTOMER_TTL_S, created]
+        other: str = await _guard(self._take_time(keys=key_list, args=[*args, HISTORY_KEEP]))
+        return other or None
+
+    async def set_time(self, customer: str, number: str, start: float, end: float) -> None:
+        """Put back the booked time of `number` (undoing a reschedule that failed)."""
+        key = keys.customer_appointments(customer)
+        await _guard(self._redis.hset(key, number, f"{start} {end}"))  # type: ignore[arg-type]
+
+    async def free_time(self, customer: str, number: str) -> None:
+        """`number` no longer keeps `customer` busy (cancelled, done, or a booking undone)."""
+        key = keys.customer_appointments(customer)
+        await _guard(self._redis.hdel(key, number))  # type: ignore[arg-type]
+
+    async def appointment_numbers(self, customer: str, limit: int) -> list[str]:
+        """The customer's appointment numbers, newest first."""
+        key = keys.customer_appointment_list(customer)
+        numbers: list[str] = await _guard(self._redis.zrevrange(key, 0, limit - 1))
+        return numbers

@@ -1,0 +1,299 @@
+"""The outbox: notifications to customers, delivered at least once through a Redis Stream.
+
+Services `publish` a Notice (XADD). Workers of the consumer group `senders` read it, render
+it in the customer's language and hand it to the conversation's channel. A failed delivery
+waits in a sorted set with exponential backoff, and after `max_attempts` goes to the
+dead-letter stream. Entries a crashed worker read but never settled are claimed by another
+worker once idle (XAUTOCLAIM). Every settlement is one script on the `{outbox}` slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from bot.errors import StoreUnavailable
+from bot.messages import Reply
+from bot.state import ConversationState
+from bot.store import keys
+from bot.store.conversations import ConversationStore, NewEntry, _guard, stop_if_cancelled
+
+log = logging.getLogger(__name__)
+
+GROUP = "senders"
+# Notices given up on are kept for an operator; old ones are trimmed (approximately).
+DEAD_MAXLEN = 10_000
+# Read and claim this many entries at a time.
+BATCH = 20
+# How often an idle worker polls a store that cannot block (the embedded one).
+IDLE_POLL_S = 0.25
+
+# KEYS: outbox, retry, dead.  ARGV: group, entry id, action ("ack" | "retry" | "dead"),
+#       retry due time, notice JSON, attempt, reason.
+# Returns 0 when the entry was already settled (another worker claimed and finished it).
+SETTLE = """
+local outbox, retry, dead = KEYS[1], KEYS[2], KEYS[3]
+local group, id, action, due = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local notice, attempt, reason, dead_maxlen = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+if redis.call('XACK', outbox, group, id) == 0 then
+  return 0
+end
+redis.call('XDEL', outbox, id)
+if action == 'retry' then
+  redis.call('ZADD', retry, due, attempt .. ' ' .. id .. ' ' .. notice)
+elseif action == 'dead' then
+  redis.call('XADD', dead, 'MAXLEN', '~', dead_maxlen, '*',
+    'n', notice, 'a', attempt, 'reason', reason, 'id', id)
+end
+return 1
+"""
+
+# KEYS: retry, outbox.  ARGV: now, limit.  Moves notices whose retry is due back into the
+# stream; one script, so two workers never re-queue the same notice twice.
+REQUEUE = """
+local retry, outbox = KEYS[1], KEYS[2]
+local now, limit = ARGV[1], ARGV[2]
+local due = redis.call('ZRANGEBYSCORE', retry, '-inf', now, 'LIMIT', 0, limit)
+for _, member in ipairs(due) do
+  local attempt, notice = string.match(member, '^(%d+) %S+ (.*)$')
+  redis.call('XADD', outbox, '*', 'n', notice, 'a', attempt)
+  redis.call('ZREM', retry, member)
+end
+return #due
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something to tell a conversation's customer about, outside any turn."""
+
+    to: str  # conversation key "channel:chat"
+    kind: str  # "case_state", "case_resolved", "appointment_booked", "appointment_reminder", ...
+    subject: str  # case or appointment number
+    locale: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        data = {"to": self.to, "k": self.kind, "s": self.subject, "l": self.locale}
+        return json.dumps({**data, "p": dict(self.params)}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str) -> Notice:
+        data = json.loads(raw)
+        params = {str(k): str(v) for k, v in data.get("p", {}).items()}
+        return cls(data["to"], data["k"], data["s"], data["l"], params)
+
+
+# The scheduler job kind whose data is a Notice to publish when it falls due (e.g. "tell me
+# when the outage is over").
+NOTICE_JOB = "notice"
+
+
+class Channel(Protocol):
+    """A way to reach a customer outside a turn (web transcript, Telegram, SMS)."""
+
+    async def deliver(self, chat: str, replies: Sequence[Reply]) -> None: ...
+
+
+class WebChannel:
+    """Web chat: notices join the transcript, which is the web chat's events feed."""
+
+    def __init__(
+        self, store: ConversationStore, clock: Callable[[], float] = time.time, name: str = "web"
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._name = name
+
+    async def deliver(self, chat: str, replies: Sequence[Reply]) -> None:
+        now = self._clock()
+        entries = [NewEntry("bot", r.text, now, r.buttons, r.card) for r in replies]
+        await self._store.append(f"{self._name}:{chat}", entries)
+
+
+class Outbox:
+    """Publishes notices and runs the workers that deliver them."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        render: Callable[[Notice], list[Reply]],
+        channels: Mapping[str, Channel],
+        store: ConversationStore,
+        clock: Callable[[], float] = time.time,
+        max_attempts: int = 5,
+        *,
+        min_idle_ms: int = 60_000,
+        block_ms: int = 2_000,
+        backoff_s: float = 2.0,
+        backoff_cap_s: float = 600.0,
+    ) -> None:
+        self._redis = redis
+        self._render = render
+        self._channels = dict(channels)
+        self._store = store
+        self._clock = clock
+        self.max_attempts = max_attempts
+        self._min_idle_ms = min_idle_ms
+        # Below the client's socket timeout (5 s), or the read would time out as an error.
+        self._block_ms = block_ms
+        self._backoff_s = backoff_s
+        self._backoff_cap_s = backoff_cap_s
+        self._settle = redis.register_script(SETTLE)
+        self._requeue = redis.register_script(REQUEUE)
+        self._group_ready = False
+
+    def add_channel(self, name: str, channel: Channel) -> None:
+        """Register a channel started after the outbox (a connector's sender)."""
+        self._channels[name] = channel
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based): 2, 4, 8, ... capped."""
+        return float(min(self._backoff_s * 2 ** (attempt - 1), self._backoff_cap_s))
+
+    async def publish(self, notice: Notice) -> str:
+        """Queue `notice` for delivery; returns the stream entry id."""
+        entry_id = await _guard(self._redis.xadd(keys.OUTBOX, {"n": notice.to_json(), "a": "1"}))
+        return str(entry_id)
+
+    async def run(self, consumer: str) -> None:
+        """Deliver notices until cancelled; `consumer` names this worker in the group."""
+        while True:
+            stop_if_cancelled()
+            try:
+                started = time.monotonic()
+                if not await self._step(consumer, self._block_ms):
+                    await self._idle(time.monotonic() - started)
+            except StoreUnavailable as error:
+                log.warning("outbox worker %s: store unavailable: %s", consumer, error)
+                await asyncio.sleep(1.0)
+            except Exception:  # a worker must outlive a bad entry; its notice stays pending
+                log.exception("outbox worker %s failed a step", consumer)
+                await asyncio.sleep(1.0)
+
+    async def _idle(self, elapsed_s: float) -> None:
+        # The embedded store (fakeredis) answers a blocking read at once; without this
+        # pause the worker would spin. Real Redis returns empty only after blocking.
+        if elapsed_s < self._block_ms / 2000:
+            await asyncio.sleep(IDLE_POLL_S)
+
+    async def drain(self, consumer: str) -> int:
+        """Process what is due now without blocking; returns how many entries were settled."""
+        total = 0
+        while handled := await self._step(consumer, None):
+            total += handled
+        return total
+
+    async def retries(self) -> int:
+        """Notices waiting for a later attempt."""
+        return int(await _guard(self._redis.zcard(keys.OUTBOX_RETRY)))
+
+    async def dead(self) -> list[tuple[Notice, str, int]]:
+        """Notices given up on, oldest first: (notice, reason, attempts)."""
+        items = await _guard(self._redis.xrange(keys.OUTBOX_DEAD, "-", "+"))
+        return [(Notice.from_json(f["n"]), f["reason"], int(f["a"])) for _id, f in items]
+
+    async def _step(self, consumer: str, block_ms: int | None) -> int:
+        await self._ensure_group()
+        await _guard(
+            self._requeue(keys=[keys.OUTBOX_RETRY, keys.OUTBOX], args=[self._clock(), BATCH])
+        )
+        handled = 0
+        for entry_id, fields in await self._claim_stale(consumer):
+            handled += await self._handle(entry_id, fields)
+        for entry_id, fields in await self._read_new(consumer, block_ms):
+            handled += await self._handle(entry_id, fields)
+        return handled
+
+    async def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            # From the stream's start, so notices published before any worker ran are sent.
+            await self._redis.xgroup_create(keys.OUTBOX, GROUP, id="0", mkstream=True)
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise StoreUnavailable(str(error)) from error
+        except OSError as error:
+            raise StoreUnavailable(str(error)) from error
+        self._group_ready = True
+
+    async def _claim_stale(self, consumer: str) -> list[tuple[str, dict[str, str]]]:
+        reply = await self._call(
+            self._redis.xautoclaim(
+                keys.OUTBOX, GROUP, consumer, self._min_idle_ms, "0-0", count=BATCH
+            )
+        )
+        if not reply:
+            return []
+        # [next start, [(id, fields), ...], deleted ids]; a deleted entry has fields None.
+        return [(i, f) for i, f in reply[1] if f]
+
+    async def _read_new(
+        self, consumer: str, block_ms: int | None
+    ) -> list[tuple[str, dict[str, str]]]:
+        reply = await self._call(
+            self._redis.xreadgroup(GROUP, consumer, {keys.OUTBOX: ">"}, count=BATCH, block=block_ms)
+        )
+        if not reply:
+            return []
+        if isinstance(reply, dict):  # RESP3
+            return [(i, f) for i, f in reply.get(keys.OUTBOX, [[]])[0] if f]
+        return [(i, f) for i, f in reply[0][1] if f]
+
+    async def _call(self, call: Any) -> Any:
+        try:
+            return await _guard(call)
+        except StoreUnavailable as error:
+            if "NOGROUP" in str(error):  # the stream was deleted; recreate it next step
+                self._group_ready = False
+                return None
+            raise
+
+    async def _handle(self, entry_id: str, fields: Mapping[str, str]) -> int:
+        attempt = int(fields.get("a", "1"))
+        raw = fields.get("n", "")
+        try:
+            notice = Notice.from_json(raw)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return await self._finish(entry_id, "dead", raw, attempt, "malformed notice")
+        channel_name, _sep, chat = notice.to.partition(":")
+        channel = self._channels.get(channel_name)
+        if channel is None:
+            return await self._finish(
+                entry_id, "dead", raw, attempt, f"unknown channel: {channel_name}"
+            )
+        if not await self._wants_notices(notice.to):
+            log.info("outbox: %s asked for no notices; skipped %s", notice.to, notice.kind)
+            return await self._finish(entry_id, "ack", raw, attempt)
+        try:
+            await channel.deliver(chat, self._render(notice))
+        except Exception as error:  # any channel failure is retried, then dead-lettered
+            reason = f"{type(error).__name__}: {error}"[:500]
+            if attempt >= self.max_attempts:
+                log.warning("outbox: giving up %s to %s: %s", notice.kind, notice.to, reason)
+                return await self._finish(entry_id, "dead", raw, attempt, reason)
+            log.info("outbox: attempt %d of %s failed: %s", attempt, entry_id, reason)
+            return await self._finish(entry_id, "retry", raw, attempt + 1, reason)
+        return await self._finish(entry_id, "ack", raw, attempt)
+
+    async def _wants_notices(self, conversation: str) -> bool:
+        state, _seq = await self._store.load(conversation)
+        return state is None or ConversationState.from_json(state).notify
+
+    async def _finish(
+        self, entry_id: str, action: str, raw: str, attempt: int, reason: str = ""
+    ) -> int:
+        due = self._clock() + self.backoff(attempt - 1) if action == "retry" else 0
+        keys_ = [keys.OUTBOX, keys.OUTBOX_RETRY, keys.OUTBOX_DEAD]
+        args = [GROUP, entry_id, action, due, raw, attempt, reason, DEAD_MAXLEN]
+        await _guard(self._settle(keys=keys_, args=args))
+        return 1

@@ -1,0 +1,228 @@
+"""Reading booking answers from free text: service, place, day and time, phone, ID number.
+
+Pure functions over the message and its NLU entities; the booking and fault flows decide
+what to do with what is found. A value that has the right shape but is wrong comes back
+with a reason code, so that the flow can ask again and say why.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from stdnum.cn import ric
+from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
+
+from bot.nlu.results import ID_NUMBER, PHONE, TIME, Entity
+from bot.services.catalog import Place, ServiceType, Window
+from bot.services.customers import InvalidPhone, normalise_phone
+
+# Words customers use for each service besides its catalog names (matched case-insensitively;
+# the longest match wins, so "上门维修" beats "维修").
+SERVICE_WORDS: dict[str, tuple[str, ...]] = {
+    "broadband_install": (
+        "装宽带",
+        "新装宽带",
+        "宽带安装",
+        "安装宽带",
+        "宽带新装",
+        "办宽带",
+        "开通宽带",
+        "install broadband",
+        "broadband install",
+        "new broadband",
+    ),
+    "onsite_repair": ("上门维修", "维修", "修理", "上门", "repair", "technician visit"),
+    "store_business": ("sim", "补卡", "换卡", "过户", "销户", "号码业务", "number business"),
+    "device_setup": ("设备设置", "手机设置", "设置手机", "device setup", "set up my phone"),
+}
+# Suffixes dropped from place names to get the short forms customers type ("文三路", "Xihu").
+_PLACE_SUFFIXES = ("营业厅", "区", " store", " district")
+# Parts of the day, as the windows that start within them (operator time).
+PARTS_OF_DAY: dict[str, tuple[time, time]] = {
+    "morning": (time(6), time(12)),
+    "noon": (time(11), time(14)),
+    "afternoon": (time(12), time(18)),
+    "evening": (time(18), time(23, 59)),
+}
+_PART_WORDS = (
+    ("afternoon", ("下午", "afternoon")),
+    ("morning", ("上午", "早上", "早晨", "morning")),
+    ("noon", ("中午", "noon", "lunchtime")),
+    ("evening", ("晚上", "傍晚", "evening", "tonight")),
+)
+# An hour named in the text: without one, a time entity at midnight means "that day".
+_HOUR = re.compile(
+    r"\d{1,2}\s*(?:[:：]\d{2}|点|时|am|pm|a\.m\.|p\.m\.|o'?clock)|[一二两三四五六七八九十]+\s*点|midnight|零点",
+    re.IGNORECASE,
+)
+_EN_CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)", re.IGNORECASE)
+_DIGITS_AND_LETTERS = re.compile(r"[0-9][0-9A-Za-z\s\-]{5,}[0-9A-Za-z]")
+_ID_LIKE = re.compile(r"[0-9]{6,}[0-9Xx]?")
+_ID_CHARS = re.compile(r"[0-9Xx]{15,}")
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """When the customer wants the visit: a day, and maybe a time or a part of the day."""
+
+    day: date
+    at: time | None = None  # an exact time: the window containing it
+    part: str | None = None  # a key of PARTS_OF_DAY: the first free window starting in it
+
+    def as_slot(self) -> dict[str, str]:
+        slot = {"d": self.day.strftime("%Y%m%d")}
+        if self.at is not None:
+            slot["a"] = self.at.strftime("%H%M")
+        if self.part is not None:
+            slot["p"] = self.part
+        return slot
+
+    def fits(self, window: Window) -> bool:
+        """Whether `window` is what was asked for: it holds the time, or starts in the part."""
+        start, end = window.start.time(), window.end.time()
+        if self.at is not None:
+            return start <= self.at < end
+        if self.part is not None:
+            first, last = PARTS_OF_DAY[self.part]
+            return first <= start < last
+        return True
+
+    @classmethod
+    def from_slot(cls, slot: dict[str, str]) -> Asked:
+        at = datetime.strptime(slot["a"], "%H%M").time() if "a" in slot else None
+        return cls(datetime.strptime(slot["d"], "%Y%m%d").date(), at, slot.get("p"))
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """A value read from the text, or the reason code why the text's value is not one."""
+
+    value: str | None = None
+    reason: str | None = None
+
+
+def entity(entities: Iterable[Entity], kind: str) -> Entity | None:
+    return next((e for e in entities if e.entity == kind), None)
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def match_service(text: str, services: Sequence[ServiceType]) -> str | None:
+    """The service the text names, by catalog name or a usual word for it."""
+    folded = _fold(text)
+    found: list[tuple[int, str]] = []
+    for service in services:
+        words = (*service.names.values(), *SERVICE_WORDS.get(service.id, ()))
+        found.extend((len(w), service.id) for w in words if _fold(w) in folded)
+    return max(found)[1] if found else None
+
+
+def place_aliases(place: Place) -> set[str]:
+    """The spellings of a place a customer may type: its names, short forms and id."""
+    aliases = {place.id}
+    for name in place.names.values():
+        folded = _fold(name)
+        aliases.add(folded)
+        for suffix in _PLACE_SUFFIXES:
+            if folded.endswith(suffix) and len(folded) - len(suffix) >= 2:
+                aliases.add(folded.removesuffix(suffix).strip())
+    return aliases
+
+
+def match_place(text: str, places: Sequence[Place]) -> str | None:
+    """The place the text names among `places` (the longest name found wins)."""
+    folded = _fold(text)
+    found = [
+        (len(alias), place.id)
+        for place in places
+        for alias in place_aliases(place)
+        if alias in folded
+    ]
+    return max(found)[1] if found else None
+
+
+def part_of_day(text: str) -> str | None:
+    folded = text.casefold()
+    for part, words in _PART_WORDS:
+        if any(word in folded for word in words):
+            return part
+    return None
+
+
+def read_when(
+    text: str, entities: Iterable[Entity], now: datetime, day: date | None
+) -> Asked | None:
+    """The day and time asked for; `day` is the one talked about before, for "3pm" alone."""
+    found = entity(entities, TIME)
+    part = part_of_day(text)
+    has_hour = _HOUR.search(text) is not None
+    if found is not None:
+        moment = datetime.fromisoformat(found.value).astimezone(now.tzinfo)
+        if has_hour:
+            return Asked(moment.date(), at=moment.time())
+        return Asked(moment.date(), part=part)
+    clock = _EN_CLOCK.search(text)
+    if clock is not None:
+        hour, minute = int(clock[1]) % 12, int(clock[2] or 0)
+        hour += 12 if clock[3].lower().startswith("p") else 0
+        if hour > 23 or minute > 59:
+            return None
+        at = time(hour, minute)
+        return Asked(day or _next_day_at(now, at), at=at)
+    if part is not None and day is not None:
+        return Asked(day, part=part)
+    return None
+
+
+def _next_day_at(now: datetime, at: time) -> date:
+    """Today if `at` is still ahead today, else tomorrow."""
+    return now.date() if at > now.time() else now.date() + timedelta(days=1)
+
+
+def read_phone(text: str, entities: Iterable[Entity]) -> Read:
+    """A contact phone; reasons: "letters", "length", "invalid". Nothing like one: Read()."""
+    entities = tuple(entities)
+    found = entity(entities, PHONE)
+    if found is not None:
+        return Read(value=found.value)
+    # An ID number or a time in the same message is not a badly typed phone.
+    for other in entities:
+        text = text[: other.start] + " " * (other.end - other.start) + text[other.end :]
+    run = _DIGITS_AND_LETTERS.search(text)
+    if run is not None and re.search(r"[A-Za-z]", run[0]):
+        return Read(reason="letters")
+    digits = re.sub(r"\D", "", text)
+    if len(digits) < 5:
+        return Read()
+    try:
+        return Read(value=normalise_phone(text))
+    except InvalidPhone:
+        return Read(reason="length" if len(digits) != 11 else "invalid")
+
+
+def read_id(text: str, entities: Iterable[Entity]) -> Read:
+    """A resident ID number (GB 11643); reasons: "checksum", "length", "invalid"."""
+    found = entity(entities, ID_NUMBER)
+    if found is not None and found.valid:
+        return Read(value=found.value)
+    candidate = found.value if found is not None else _id_candidate(text)
+    if candidate is None:
+        return Read()
+    try:
+        return Read(value=ric.validate(candidate))
+    except InvalidChecksum:
+        return Read(reason="checksum")
+    except InvalidLength:
+        return Read(reason="length")
+    except ValidationError:
+        return Read(reason="invalid")
+
+
+def _id_candidate(text: str) -> str | None:
+    match = _ID_CHARS.search(text.replace(" ", "")) or _ID_LIKE.search(text.replace(" ", ""))
+    return match[0].upper() if match is not None else None

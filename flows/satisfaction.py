@@ -1,0 +1,212 @@
+"""Satisfaction (满意度): a 1-5 rating of a resolved case or a done visit, then a comment.
+
+Ratings mostly arrive as the star buttons of a "case resolved" or "visit done" notice
+(payload ``rate:<subject>:<n>``). A rating of 1 or 2 opens a supervisor callback case, and
+the customer is told its number and due time (DESIGN.md section 4); the rules themselves
+live in `bot.services.surveys`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+from bot.dialog import Turn
+from bot.i18n import Text, _
+from bot.nlu.results import APPOINTMENT_NUMBER, CASE_NUMBER
+from bot.services.notices import RATINGS
+from bot.services.numbers import parse_number
+from bot.services.surveys import AlreadyRated, NotRateable
+from flows.complaint import moves_on
+from flows.progress import case_card, moment
+
+# A lone digit 1-5 ("4", "给4分", "5 stars"), not part of a longer number.
+_DIGIT = re.compile(r"(?<![0-9A-Za-z])([1-5])(?![0-9])")
+_NUMERAL = re.compile(r"([一二两三四五])\s*(?:分|星|颗星)")
+_NUMERALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
+# Words people rate with; the first that matches wins, so negated and stronger ones first.
+_WORDS: tuple[tuple[str, int], ...] = (
+    ("非常不满意", 1), ("很不满意", 1), ("差评", 1), ("very dissatisfied", 1),
+    ("very unsatisfied", 1), ("terrible", 1),
+    ("不太满意", 2), ("不满意", 2), ("dissatisfied", 2), ("unsatisfied", 2),
+    ("not satisfied", 2),
+    ("一般", 3), ("中评", 3), ("average", 3), ("so-so", 3),
+    ("满分", 5), ("非常满意", 5), ("很满意", 5), ("十分满意", 5), ("好评", 5),
+    ("very satisfied", 5), ("excellent", 5),
+    ("满意", 4), ("satisfied", 4), ("good", 4),
+)  # fmt: skip
+
+
+def score_of(text: str) -> int | None:
+    """The 1-5 rating a message gives, if it gives one."""
+    if match := _DIGIT.search(text):
+        return int(match[1])
+    if match := _NUMERAL.search(text):
+        return _NUMERALS[match[1]]
+    folded = text.casefold()
+    return next((score for word, score in _WORDS if word in folded), None)
+
+
+class SatisfactionFlow:
+    """Takes a rating and an optional comment; a low rating gets a supervisor callback."""
+
+    name = "rate"
+    intents = frozenset({"rate_service"})
+
+    def menu_entry(self) -> tuple[Text, str] | None:
+        return None  # ratings are asked for when something is done, not from the menu
+
+    async def start(self, turn: Turn) -> None:
+        turn.understood()
+        subject = await self._waiting(turn)
+        if subject is None:
+            self._ask_subject(turn)
+            return
+        score = score_of(turn.text)
+        if score is None:
+            self._ask_score(turn, subject)
+        else:
+            await self._rate(turn, subject, score)
+
+    async def step(self, turn: Turn) -> bool:
+        step, slots = turn.state.step, turn.state.slots
+        if step == "comment":
+            return await self._take_comment(turn)
+        if step == "score" and "subject" in slots:
+            score = score_of(turn.text)
+            if score is None:
+                self._ask_score(turn, str(slots["subject"]))
+                return False
+            await self._rate(turn, str(slots["subject"]), score)
+            return True
+        number = next(
+            (e for e in turn.parse().entities if e.entity in (CASE_NUMBER, APPOINTMENT_NUMBER)),
+            None,
+        )
+        if number is None or not number.valid:
+            self._ask_subject(turn)
+            return False
+        turn.understood()
+        self._ask_score(turn, number.value)
+        return True
+
+    async def resume(self, turn: Turn) -> None:
+        step, slots = turn.state.step, turn.state.slots
+        if step == "comment" and "subject" in slots:
+            self._ask_comment(turn)
+        elif step == "score" and "subject" in slots:
+            self._ask_score(turn, str(slots["subject"]))
+        else:
+            self._ask_subject(turn)
+
+    async def on_payload(self, turn: Turn, argument: str) -> bool:
+        if argument == "nocomment":
+            if turn.state.flow != self.name:
+                return False
+            turn.understood()
+            turn.finish()
+            turn.say(_("Thank you for your feedback!"), buttons=[(_("Main menu"), "cmd:menu")])
+            return True
+        subject, _sep, value = argument.rpartition(":")
+        if parse_number(subject) is None or not value.isdigit() or int(value) not in RATINGS:
+            return False  # not a rating button of ours
+        turn.understood()
+        await self._rate(turn, subject, int(value))
+        return True
+
+    async def _rate(self, turn: Turn, subject: str, score: int) -> None:
+        turn.state.flow, turn.state.step, turn.state.slots = self.name, None, {}
+        try:
+            outcome = await turn.domain.surveys.rate(
+                subject, score, conversation=turn.conversation, customer=turn.state.customer
+            )
+        except AlreadyRated:
+            turn.finish()
+            turn.say(_("You have already rated {subject}. Thank you!", subject=subject))
+            return
+        except NotRateable as refused:
+            turn.finish()
+            turn.say(self._refusal(subject, refused.reason))
+            return
+        callback = outcome.callback
+        if callback is None:
+            turn.say(_("Thank you for rating us {score} out of 5!", score=score))
+        else:
+            turn.say(
+                _(
+                    "We are sorry we did not do better. A supervisor will call you back: "
+                    "case {number}, by {due}.",
+                    number=callback.number,
+                    due=moment(callback.due["response"]),
+                ),
+                card=case_card(turn, callback),
+            )
+        turn.state.step, turn.state.slots = "comment", {"subject": subject}
+        self._ask_comment(turn)
+
+    async def _take_comment(self, turn: Turn) -> bool:
+        subject = str(turn.state.slots.get("subject", ""))
+        if not subject or moves_on(turn, frozenset({"rate_service"})):
+            self._ask_comment(turn)
+            return False
+        turn.understood()
+        # NotRateable: the record expired meanwhile, nothing is left to attach the words to.
+        with contextlib.suppress(NotRateable):
+            await turn.domain.surveys.comment(subject, turn.text)
+        turn.finish()
+        turn.say(_("Thank you, your comment is noted."), buttons=[(_("Main menu"), "cmd:menu")])
+        return True
+
+    async def _waiting(self, turn: Turn) -> str | None:
+        """The customer's most recent resolved case or done visit still without a rating."""
+        customer = turn.state.customer
+        if customer is None:
+            return None
+        for case in await turn.domain.cases.of_customer(customer):
+            if case.state == "resolved" and case.rating is None:
+                return case.number
+        for visit in await turn.domain.appointments.of_customer(customer):
+            if visit.state == "done" and visit.rating is None:
+                return visit.number
+        return None
+
+    @staticmethod
+    def _refusal(subject: str, reason: str) -> Text:
+        if reason == "not_finished":
+            return _(
+                "{subject} cannot be rated yet: ratings open once a case is resolved or a "
+                "visit is done.",
+                subject=subject,
+            )
+        if reason == "range":
+            return _("Please rate from 1 to 5.")
+        # Unknown and someone else's read the same: a guessed number reveals nothing.
+        return _("I cannot find {subject} among your cases and visits.", subject=subject)
+
+    def _ask_subject(self, turn: Turn) -> None:
+        turn.state.flow, turn.state.step, turn.state.slots = self.name, "subject", {}
+        turn.say(
+            _(
+                "Ratings are asked for once a case is resolved or a visit is done: press the "
+                "stars in that message. Or tell me the case or appointment number to rate."
+            ),
+            buttons=[(_("Main menu"), "cmd:menu")],
+        )
+
+    def _ask_score(self, turn: Turn, subject: str) -> None:
+        turn.state.flow, turn.state.step = self.name, "score"
+        turn.state.slots = {"subject": subject}
+        turn.say(
+            _(
+                "How satisfied are you with {subject}? Please rate from 1 (very "
+                "dissatisfied) to 5 (very satisfied).",
+                subject=subject,
+            ),
+            buttons=[("★" * n, f"rate:{subject}:{n}") for n in RATINGS],
+        )
+
+    def _ask_comment(self, turn: Turn) -> None:
+        turn.say(
+            _("Would you like to add a comment? Type it, or press “No comment”."),
+            buttons=[(_("No comment"), "rate:nocomment")],
+        )
