@@ -27,6 +27,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bench.baseline_aiogram import AiogramSide, aiogram_side
+from bench.baseline_answers import NOT_UNDERSTOOD
 from bot.dialog import Services, Turn
 from bot.domain import Domain
 from bot.i18n import Text, _
@@ -55,7 +56,6 @@ WHEN = _(
 )
 WHICH_PHONE = _("Which phone number can we reach you on?")
 WHICH_ID = _("This service needs your resident ID number (18 characters). Please send it.")
-NOT_UNDERSTOOD = _("Sorry, I didn't understand that.")
 FULL = _("Sorry, that window is full. These are the nearest free windows:")
 
 
@@ -75,15 +75,25 @@ class _Locale:
 
 
 @dataclass(slots=True)
-class _View:
-    """What the booking texts read of a turn: the domain, the language and `render`."""
+class TurnView:
+    """What the flows' text helpers read of a turn (domain, language, `render`, `now`,
+    text and its NLU reading), so that the baseline sends the very same words."""
 
     domain: Domain
     services: Services
     state: _Locale
+    text: str = ""
+    parsed: Parse | None = None
 
     def render(self, text: Text | str) -> str:
         return self.services.catalogs.render(self.state.locale, text)
+
+    def now(self) -> float:
+        return self.domain.clock()
+
+    def parse(self) -> Parse:
+        assert self.parsed is not None, "a view of a turn that was not parsed"
+        return self.parsed
 
     def as_turn(self) -> Turn:
         return cast(Turn, self)
@@ -127,7 +137,7 @@ def booking_router(services: Services, domain: Domain) -> Router:
         await message.answer(catalogs.render(language, text), reply_markup=markup)
 
     def view(language: str) -> Turn:
-        return _View(domain, services, _Locale(language)).as_turn()
+        return TurnView(domain, services, _Locale(language)).as_turn()
 
     @router.message(StateFilter(None))
     async def start(message: Message, state: FSMContext) -> None:
@@ -281,14 +291,16 @@ def _refusal(domain: Domain, day: Any, at: Any, now: datetime) -> str | None:
 
 
 @contextlib.asynccontextmanager
-async def booking_side(services: Services, url: str) -> AsyncIterator[AiogramSide]:
-    """The aiogram booking bot, with a Domain of its own on the same Redis database."""
+async def domain_side(
+    services: Services, url: str, router: Callable[[Services, Domain], Router]
+) -> AsyncIterator[AiogramSide]:
+    """An aiogram bot with `router`, and a Domain of its own on the same Redis database."""
     handles = connect(url)
     settings = Settings()
     store = ConversationStore(handles.commands, ttl_seconds=settings.conversation_ttl_seconds)
     domain = Domain.build(settings, handles.commands, store, services.catalogs)
     try:
-        async with aiogram_side(services, url, booking_router(services, domain)) as side:
+        async with aiogram_side(services, url, router(services, domain)) as side:
             yield side
     finally:
         await handles.close()

@@ -29,7 +29,7 @@ class Dialog:
     changing: frozenset[int] = frozenset()  # turn indexes that book or open a case
     # Run (untimed) before every round: e.g. give the windows their capacity back.
     reset: Callable[[aioredis.Redis], Awaitable[None]] | None = None
-    has_baseline: bool = True
+    has_baseline: bool = True  # an aiogram bot answers it too
 
 
 FAQ_STEPS = (

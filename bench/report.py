@@ -12,8 +12,9 @@ from bench.measure import SideFigures
 from bench.startup import StartUp
 from bench.understanding import Understanding
 
-# Appointment and case numbers differ between the sides (one counter serves both).
-_NUMBERS = re.compile(r"\b[AC]\d{8,13}\b")
+# Appointment and case numbers differ between the sides (one counter serves both), and so
+# may the second of a due time.
+_NUMBERS = re.compile(r"\b[AC]\d{8,13}\b|\d{1,2}:\d{2}:\d{2}")
 
 
 @dataclass(slots=True)
@@ -166,7 +167,8 @@ def _print_resources(report: Report) -> None:
 
 
 def _same(text: str) -> str:
-    """A reply as compared between the sides: numbers masked, Telegram's card lines cut."""
+    """A reply as compared between the sides: numbers and times of day masked, the lines
+    after a blank line (what Shouwen sends as a card or a second reply) cut."""
     return _NUMBERS.sub("<n>", text.split("\n\n", 1)[0])
 
 

@@ -8,16 +8,18 @@
 Dialogs (`--dialog`, default faq): `faq` (greeting, two questions, a related-question
 button, thanks); `booking` (ask for a broadband installation, pick the area by button, a
 free-text day and time, phone, ID number, confirm: a real booking); `complaint` (ask to
-complain, a category button, the description, a phone: a real case; Shouwen alone). Every
+complain, a category button, the description, a phone: a real graded case). Every
 booking and complaint customer has a phone of its own, and the bookings are spread over
 the areas, windows and days of the horizon, with capacity given back before each round.
 
 Both sides run in this process on the same real Redis database (emptied first and last;
 their keys do not overlap), with the same understanding work: the baseline's handlers call
 the same `services.nlu` and `services.faq` to pick the same answers, and for the booking
-the same readers of answers and the same `Appointments` calls of a Domain built by
-`Domain.build`, so the comparison is of the runtime around them (dispatcher, storage,
-serialisation). Each side runs:
+and the complaint the same readers of answers (flows/booking_slots.py, `category_of`,
+`read_mobile`) and the same `Appointments`, `ComplaintGrader` and `Cases` calls of a Domain
+built by `Domain.build`, so the comparison is of the runtime around them (dispatcher,
+storage, serialisation). The domain's own work (Redis calls of capacity, bookings and cases)
+is the same on both sides, so it narrows the ratio of a dialog that does much of it. Each side runs:
 
 - a warm-up round (connections, script cache), left out of every figure;
 - one conversation alone: the round trips each of its turns costs, its own budget;
@@ -65,8 +67,9 @@ import psutil
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from bench.baseline_aiogram import aiogram_side
-from bench.baseline_booking import booking_side
+from bench.baseline_aiogram import AiogramSide, aiogram_side
+from bench.baseline_booking import booking_router, domain_side
+from bench.baseline_complaint import complaint_router
 from bench.dialog import FAQ, Dialog, Side
 from bench.measure import measure, profile_side
 from bench.report import (
@@ -88,6 +91,17 @@ from bot.settings import Settings
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 DIALOGS = {dialog.name: dialog for dialog in (FAQ, BOOKING, COMPLAINT_DIALOG)}
+
+
+def baseline(
+    dialog: Dialog, services: Services, url: str
+) -> contextlib.AbstractAsyncContextManager[AiogramSide]:
+    """The aiogram bot that answers `dialog`."""
+    if dialog is BOOKING:
+        return domain_side(services, url, booking_router)
+    if dialog is COMPLAINT_DIALOG:
+        return domain_side(services, url, complaint_router)
+    return aiogram_side(services, url)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -153,10 +167,10 @@ async def compare(
         sides: list[Side] = [
             await stack.enter_async_context(shouwen_side(services, args.redis_url))
         ]
-        if dialog is BOOKING:
-            sides.append(await stack.enter_async_context(booking_side(services, args.redis_url)))
-        elif dialog.has_baseline:
-            sides.append(await stack.enter_async_context(aiogram_side(services, args.redis_url)))
+        if dialog.has_baseline:
+            sides.append(
+                await stack.enter_async_context(baseline(dialog, services, args.redis_url))
+            )
         figures = await measure(sides, probe, args, dialog)
         profiles = (
             [await profile_side(side, probe, args, dialog) for side in sides]

@@ -32,7 +32,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    result: int = args.run(settings, args)
+    try:
+        result: int = args.run(settings, args)
+    except SettingsError as error:  # found while wiring, e.g. an SMS provider not built yet
+        print(f"shouwen: {error}", file=sys.stderr)
+        return 2
     return result
 
 

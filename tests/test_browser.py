@@ -161,3 +161,40 @@ async def test_reload_and_reconnect_lose_and_repeat_nothing(server: Server, page
     )
     assert len(seqs) == len(set(seqs)) == before + 2
     assert seqs == sorted(seqs)
+
+
+async def test_a_complaint_gets_its_card_and_the_rating_arrives_live(
+    server: Server, page: Any
+) -> None:
+    await page.goto(server.url + "/")
+    bot = page.locator("#sw-messages .sw-msg.sw-bot")
+    await bot.first.wait_for()
+    await send(page, "我要投诉")
+    await page.locator(".sw-quick button", has_text="话费争议").click()
+    await page.wait_for_function(
+        "document.querySelectorAll('#sw-messages .sw-msg.sw-bot').length >= 3"
+    )
+    await send(page, "上个月话费多扣了50元，<b>请核实</b>")
+    await send(page, "13800138000")
+    number_box = page.locator(".sw-card .sw-card-number").last
+    await number_box.wait_for()
+    number = (await number_box.inner_text()).strip()
+    assert number.startswith("C") and len(number) <= 14
+    # The case is worked on and resolved elsewhere; the notice reaches the open widget.
+    cases = server.runtime.domain.cases
+    for state in ("assigned", "in_progress", "resolved"):
+        await cases.move(number, state, actor="agent:test")
+    await page.locator(".sw-quick button", has_text="★★★★★").wait_for(timeout=20_000)
+    stars = page.locator(".sw-quick button")
+    assert [t.strip() for t in await stars.all_inner_texts()] == ["★" * n for n in range(1, 6)]
+    await stars.nth(3).click()
+    await page.wait_for_function(
+        "[...document.querySelectorAll('#sw-messages .sw-msg.sw-customer')]"
+        ".some(m => m.textContent.includes('★★★★'))"
+    )
+    for _attempt in range(50):
+        case = await cases.get(number)
+        if case is not None and case.rating is not None:
+            break
+        await page.wait_for_timeout(100)
+    assert case is not None and case.rating == 4 and case.state == "closed"

@@ -168,3 +168,15 @@ def test_workers_share_conversations_through_redis(real_redis: str) -> None:
         process.wait(10)
     _gone, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive, "workers outlived the stopped server"
+
+
+def test_a_configured_sms_provider_is_never_replaced_by_the_console() -> None:
+    result = subprocess.run(
+        [*SHOUWEN, "serve"],
+        capture_output=True,
+        text=True,
+        env=env(SHOUWEN_SMS_PROVIDER="twilio"),
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "SHOUWEN_SMS_PROVIDER" in result.stderr and "Traceback" not in result.stderr
