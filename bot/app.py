@@ -56,6 +56,9 @@ class Runtime:
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
+BACKGROUND = web.AppKey("background", bool)
+# How long stopping waits for a worker to finish its current step before cancelling it.
+WORKER_STOP_S = 5.0
 
 
 def load_services(settings: Settings, metrics: Metrics | None = None) -> Services:
@@ -106,11 +109,13 @@ def build_runtime(
     return Runtime(settings, redis, store, hub, engine, metrics, domain)
 
 
-def build_app(runtime: Runtime) -> web.Application:
-    """The aiohttp application serving every edge."""
+def build_app(runtime: Runtime, *, background: bool = True) -> web.Application:
+    """The aiohttp application serving every edge. `background=False` runs no outbox worker
+    or scheduler (tests that deliver notices and fire jobs themselves, on a clock they move)."""
     settings = runtime.settings
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
     app[RUNTIME] = runtime
+    app[BACKGROUND] = background
     app.cleanup_ctx.append(_lifetime)
     webchat = WebChat(runtime.engine, runtime.store, runtime.hub, settings, runtime.metrics)
     app.add_routes(webchat.routes())
@@ -124,21 +129,40 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     listener = asyncio.create_task(runtime.hub.run(), name="event-hub")
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(runtime.hub.connected.wait(), 5.0)
-    workers = start_workers(runtime.domain)
+    workers = Workers.start(runtime.domain) if app[BACKGROUND] else None
     yield
-    for task in (*workers, listener):
-        task.cancel()
-    for task in (*workers, listener):
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    if workers is not None:
+        await workers.stop()
+    listener.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await listener
     await runtime.redis.close()
 
 
-def start_workers(domain: Domain) -> list[asyncio.Task[None]]:
+@dataclass(slots=True)
+class Workers:
     """The background work of a process: delivering notices and firing scheduled jobs.
     Every process runs both; Redis hands each notice and each job to one of them."""
-    consumer = f"{socket.gethostname()}-{os.getpid()}"
-    return [
-        asyncio.create_task(domain.outbox.run(consumer), name="outbox"),
-        asyncio.create_task(domain.scheduler.run(), name="scheduler"),
-    ]
+
+    stopping: asyncio.Event
+    tasks: list[asyncio.Task[None]]
+
+    @classmethod
+    def start(cls, domain: Domain) -> Workers:
+        consumer = f"{socket.gethostname()}-{os.getpid()}"
+        stopping = asyncio.Event()
+        return cls(
+            stopping,
+            [
+                asyncio.create_task(domain.outbox.run(consumer, stopping), name="outbox"),
+                asyncio.create_task(domain.scheduler.run(stop=stopping), name="scheduler"),
+            ],
+        )
+
+    async def stop(self) -> None:
+        """Let each loop finish what it is doing; cancel one that takes too long."""
+        self.stopping.set()
+        _done, late = await asyncio.wait(self.tasks, timeout=WORKER_STOP_S)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)

@@ -126,7 +126,7 @@ def _serve_one(settings: Settings, host: str, port: int, reuse_port: bool) -> No
 
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_runtime, start_workers
+    from bot.app import Workers, build_runtime
     from bot.messages import Inbound
     from bot.store.client import connect
 
@@ -144,7 +144,8 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
                 shown.show(later)
 
     async def run() -> None:
-        workers = [*start_workers(runtime.domain), asyncio.create_task(notices())]
+        workers = Workers.start(runtime.domain)
+        watcher = asyncio.create_task(notices())
         shown.show((await runtime.engine.open(Inbound("cli", chat_id, locale_hint=locale))).replies)
         loop = asyncio.get_running_loop()
         while True:
@@ -168,9 +169,8 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
             if result.echo is not None:
                 shown.seq = max(shown.seq, result.echo.seq)
             shown.show(result.replies)
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        watcher.cancel()
+        await workers.stop()
         await runtime.redis.close()
 
     print("Type a message; a number presses a button; /quit leaves.\n")

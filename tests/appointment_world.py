@@ -22,6 +22,7 @@ from bot.services.vault import Vault
 from bot.settings import DATA_DIR
 from bot.store import keys
 from bot.store.conversations import ConversationStore
+from tests.conftest import MovableClock
 
 TIMEZONE = "Asia/Shanghai"
 ZONE = ZoneInfo(TIMEZONE)
@@ -59,16 +60,6 @@ windows:
   store:
     - {start: "09:00", end: "10:00", capacity: 1}
 """
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def window(place: str, day: date, hhmm: str) -> str:
@@ -131,3 +122,10 @@ def make_world(redis: aioredis.Redis, tmp_path: Path) -> World:
         redis, catalog, policy, outbox, scheduler, Vault.ephemeral(), clock, timezone=TIMEZONE
     )
     return World(redis, appointments, scheduler, clock)
+
+
+class Clock(MovableClock):
+    """The shared movable clock, starting at this file's NOW."""
+
+    def __init__(self, now: float = NOW) -> None:
+        super().__init__(now)

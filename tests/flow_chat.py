@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -19,43 +19,12 @@ from bot.dialog import Services
 from bot.domain import Domain
 from bot.settings import Settings
 from bot.store.client import RedisHandles
+from tests.conftest import MovableClock as Clock
+from tests.conftest import RecordingSms
 
 PHONE = "13800138000"  # obviously fake, valid CN mobile
 OTHER_PHONE = "13900139000"
 CASE_NUMBER = re.compile(r"\bC\d{10,13}\b")
-# A fixed start time well inside service hours (2026-11-23 10:00 in Asia/Shanghai).
-START = 1_795_399_200.0
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@dataclass
-class RecordingSms:
-    """An SMS sender that keeps what it was asked to send."""
-
-    real: bool = False
-    sent: list[tuple[str, str]] = field(default_factory=list)
-
-    async def send(self, phone: str, text: str) -> None:
-        self.sent.append((phone, text))
-
-    def last_code(self, phone: str = PHONE) -> str:
-        texts = [text for to, text in self.sent if to == phone]
-        assert texts, f"no SMS was sent to {phone}"
-        match = re.search(r"(?<!\d)\d{6}(?!\d)", texts[-1])
-        assert match is not None, texts[-1]
-        return match.group()
 
 
 @dataclass
@@ -81,7 +50,9 @@ async def running_app(
 ) -> AsyncIterator[App]:
     clock, sms = Clock(), RecordingSms()
     runtime = build_runtime(settings, services=services, redis=handles, clock=clock, sms=sms)
-    async with TestClient(TestServer(build_app(runtime))) as client:
+    # Notices are delivered by `drain` where a test needs them, so no background worker
+    # races it on the clock the test moves.
+    async with TestClient(TestServer(build_app(runtime, background=False))) as client:
         yield App(client, runtime, clock, sms)
 
 

@@ -4,12 +4,18 @@ capacity released by cancel and reschedule, and windows that cannot be booked at
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from redis.commands.core import AsyncScript
 
+from bot.services.appointment_records import CREATE
 from bot.services.appointments import (
+    PUBLISH,
+    SET_JOB,
     Appointment,
     AppointmentNotFound,
     NotBookable,
@@ -17,8 +23,10 @@ from bot.services.appointments import (
     Overlap,
     WindowFull,
 )
+from bot.services.capacity import TAKEN
 from bot.services.numbers import parse_number
 from bot.store import keys
+from bot.store.batching import ScriptBatcher
 from bot.store.client import RedisHandles
 from tests.appointment_world import (
     CHAT,
@@ -261,3 +269,80 @@ async def test_availability_lists_only_future_windows_inside_service_hours(world
     assert [s.window.start.hour for s in tomorrow] == [9, 11, 14]  # not 07:00
     assert [s.free for s in tomorrow] == [2, 2, 1]
     assert await world.appointments.availability("onsite_repair", "wensan", TOMORROW) == []
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The place-day keys whose places taken are read, in order."""
+    seen: list[str] = []
+    run = ScriptBatcher.run
+
+    async def recording(
+        self: ScriptBatcher, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]
+    ) -> Any:
+        if script.script == TAKEN:
+            seen.extend(keys)
+        return await run(self, script, keys, args)
+
+    monkeypatch.setattr(ScriptBatcher, "run", recording)
+    return seen
+
+
+async def test_the_nearest_free_windows_read_only_the_days_they_need(
+    world: World, reads: list[str]
+) -> None:
+    nearest = await world.appointments.nearest_free("onsite_repair", "xihu", at(TODAY, 7), 3)
+    assert [s.window.id for s in nearest] == [
+        window("xihu", TODAY, t) for t in ("0900", "1100", "1400")
+    ]
+    assert reads == [keys.window_bookings("xihu", f"{TODAY:%Y%m%d}")]  # not the 14 days after
+
+
+async def test_full_days_send_the_nearest_free_windows_further_out(
+    world: World, reads: list[str]
+) -> None:
+    customers = iter(f"cust-{n}" for n in range(100))
+    for day in (TODAY, TOMORROW):
+        for slot in await world.appointments.availability("onsite_repair", "xihu", day):
+            for _place in range(slot.free):
+                booking = draft(slot.window.id, next(customers), "onsite_repair")
+                await world.appointments.book(booking)
+    reads.clear()
+    nearest = await world.appointments.nearest_free("onsite_repair", "xihu", at(TODAY, 7), 3)
+    later = TODAY + timedelta(days=2)
+    assert [s.window.id for s in nearest] == [
+        window("xihu", later, t) for t in ("0900", "1100", "1400")
+    ]
+    assert len(reads) == 3  # the two full days, then the next
+    # The same as reading every day of the horizon.
+    every = [
+        slot
+        for n in range(15)
+        for slot in await world.appointments.availability(
+            "onsite_repair", "xihu", TODAY + timedelta(days=n)
+        )
+        if slot.free > 0
+    ]
+    every.sort(key=lambda s: (abs(s.window.start.timestamp() - at(TODAY, 7)), s.window.start))
+    assert nearest == every[:3]
+
+
+async def test_a_booking_sends_record_reminder_and_notice_in_one_round_trip(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[set[str]] = []
+    execute = ScriptBatcher._execute
+
+    async def recording(self: ScriptBatcher, calls: Sequence[Any]) -> list[Any]:
+        batches.append({call[0].script for call in calls})
+        return await execute(self, calls)
+
+    await world.appointments.book(draft(window("wensan", TOMORROW, "0900"), "cust-a"))
+    monkeypatch.setattr(ScriptBatcher, "_execute", recording)  # scripts loaded by now
+    booked = await world.appointments.book(draft(window("wensan", TOMORROW, "1000")))
+    assert {CREATE, SET_JOB, PUBLISH} in batches
+    assert len(batches) == 4  # number, customer's time, window place, then the three writes
+    assert await world.kinds() == ["appointment_booked"] * 2
+    assert (
+        await world.scheduler.when(f"appointment_reminder:{booked.number}") == booked.start - 7200
+    )

@@ -25,6 +25,7 @@ from bot.settings import Settings
 from bot.store import keys
 from bot.store.client import RedisHandles
 from bot.store.conversations import ConversationStore
+from tests.conftest import MovableClock
 
 POLICY = Policy.load(Settings().data_dir / "policy.yml")
 HOUR = 3600.0
@@ -40,16 +41,6 @@ PATH = {
     "resolved": ["assigned", "in_progress", "resolved"],
     "closed": ["assigned", "in_progress", "resolved", "closed"],
 }
-
-
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def make_cases(
@@ -266,3 +257,10 @@ async def test_redis_errors_become_store_unavailable(clock: Clock) -> None:
         await cases.open(fault())
     with pytest.raises(StoreUnavailable):
         await cases.move(number, "assigned", actor="agent:1")
+
+
+class Clock(MovableClock):
+    """The shared movable clock, starting at this file's T0."""
+
+    def __init__(self, now: float = T0) -> None:
+        super().__init__(now)

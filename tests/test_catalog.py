@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from pathlib import Path
 
@@ -106,3 +107,11 @@ def test_a_broken_catalog_is_refused_with_the_reason(
 def test_a_missing_catalog_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match="cannot read"):
         SampleCatalog.load(tmp_path / "missing.yml", "Asia/Shanghai")
+
+
+def test_a_place_days_windows_are_made_once(sample: SampleCatalog) -> None:
+    windows = sample.windows("onsite_repair", "xihu", DAY)
+    assert sample.windows("broadband_install", "xihu", DAY) is windows  # same place, same day
+    assert all(sample.window(w.id) is w for w in windows)
+    moved = dataclasses.replace(windows[0], day=date(2030, 3, 6))
+    assert moved.id == "xihu:20300306:0900"  # the id follows the window it is made for

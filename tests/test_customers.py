@@ -8,16 +8,9 @@ from bot.services.customers import Customers, InvalidPhone, normalise_phone
 from bot.services.vault import Vault
 from bot.store import keys
 from bot.store.client import RedisHandles
+from tests.conftest import MovableClock as Clock
 
 PHONE = "13800138000"
-
-
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.mark.parametrize(

@@ -13,16 +13,9 @@ from bot.state import ConversationState
 from bot.store import keys
 from bot.store.client import RedisHandles, connect
 from bot.store.conversations import ConversationStore
+from tests.conftest import MovableClock as Clock
 
 TO = "web:chat-1"
-
-
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Failing:
@@ -189,7 +182,7 @@ async def test_a_dead_workers_notice_is_claimed_by_another(handles: RedisHandles
 
 async def test_the_worker_loop_delivers_and_stops_when_cancelled(handles: RedisHandles) -> None:
     clock = Clock()
-    outbox, store = make(handles, clock, block_ms=100)
+    outbox, store = make(handles, clock)
     worker = asyncio.create_task(outbox.run("w1"))
     await outbox.publish(notice())
     for _ in range(200):

@@ -13,18 +13,9 @@ import redis.asyncio as aioredis
 from bot.services.scheduler import Scheduler
 from bot.store import keys
 from bot.store.client import RedisHandles, connect
+from tests.conftest import MovableClock
 
 T0 = 1_900_000_000.0
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_a_job_fires_once_when_due(handles: RedisHandles) -> None:
@@ -146,3 +137,10 @@ async def test_a_job_kind_is_one_word(handles: RedisHandles) -> None:
     scheduler = Scheduler(handles.commands, Clock())
     with pytest.raises(ValueError):
         await scheduler.at(T0, "job", "two words", "x")
+
+
+class Clock(MovableClock):
+    """The shared movable clock, starting at this file's T0."""
+
+    def __init__(self, now: float = T0) -> None:
+        super().__init__(now)

@@ -15,17 +15,10 @@ from bot.services.verification import CodeSent, ConsoleSmsSender, Verification
 from bot.settings import Settings, SettingsError
 from bot.store import keys
 from bot.store.client import RedisHandles
+from tests.conftest import MovableClock as Clock
 
 PHONE = "13800138000"
 CHAT = "web:chat-1"
-
-
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Outgoing:

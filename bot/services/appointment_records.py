@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from bot.services.catalog import Slot, Window
 from bot.services.vault import Vault, VaultError
 from bot.store import keys
+from bot.store.batching import ScriptBatcher
 from bot.store.conversations import _guard
 
 APPOINTMENT_STATES = ("booked", "cancelled", "done", "no_show")
@@ -104,6 +105,16 @@ class RatingRefused(ValueError):
         super().__init__(reason)
         self.reason = reason
 
+
+# KEYS: appointment.  ARGV: ttl s, then field, value, field, value, ...  A new record and
+# its expiry in one step.
+CREATE = """
+local appointment = KEYS[1]
+local ttl = ARGV[1]
+redis.call('HSET', appointment, unpack(ARGV, 2))
+redis.call('EXPIRE', appointment, ttl)
+return 1
+"""
 
 # KEYS: appointment.  ARGV: new state, customer ("" for staff: any), now, ttl s, actor.
 # Returns "ok" when the booked appointment changed state, "unknown" when there is no such
@@ -221,9 +232,13 @@ def decode(fields: Mapping[str, str], vault: Vault) -> Appointment:
 class Records:
     """The appointment hashes in Redis, and the scripts that change them."""
 
-    def __init__(self, redis: aioredis.Redis, vault: Vault) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, vault: Vault, batcher: ScriptBatcher | None = None
+    ) -> None:
         self._redis = redis
         self._vault = vault
+        self._batch = batcher or ScriptBatcher(redis)
+        self._create = redis.register_script(CREATE)
         self._change_state = redis.register_script(CHANGE_STATE)
         self._move = redis.register_script(MOVE)
         self._rate = redis.register_script(RATE)
@@ -232,11 +247,9 @@ class Records:
         """Store a new appointment, its contact and ID number sealed."""
         contact = self._vault.seal(appointment.contact or "")
         sealed_id = self._vault.seal(id_number) if id_number else None
-        key = keys.appointment(appointment.number)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=encode(appointment, contact, sealed_id))
-            pipe.expire(key, keys.CASE_TTL_S)
-            await _guard(pipe.execute())
+        fields = encode(appointment, contact, sealed_id)
+        args = [keys.CASE_TTL_S, *(part for pair in fields.items() for part in pair)]
+        await _guard(self._batch.run(self._create, [keys.appointment(appointment.number)], args))
 
     async def get(self, number: str) -> Appointment | None:
         fields: dict[str, str] = await _guard(self._redis.hgetall(keys.appointment(number)))  # type: ignore[arg-type]

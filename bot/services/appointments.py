@@ -3,10 +3,13 @@
 Which services, places and windows exist comes from a `Catalog` (bot/services/catalog.py);
 how many places a window has left and whether the customer is free is decided atomically
 in Redis (bot/services/capacity.py). Contact phone and ID number are sealed by the vault.
+Every Redis call is one script through a `ScriptBatcher`, so independent steps sent together
+share a round trip, and under load they share it with other turns.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import date, datetime
@@ -43,6 +46,7 @@ from bot.services.policy import Policy
 from bot.services.scheduler import Scheduler
 from bot.services.vault import Vault
 from bot.store import keys
+from bot.store.batching import ScriptBatcher
 from bot.store.conversations import _guard
 
 __all__ = [
@@ -67,6 +71,39 @@ __all__ = [
 
 REMINDER = "appointment_reminder"  # the scheduler job kind
 
+# KEYS: the day's number counter.  ARGV: ttl s.  The next sequence number of the day.
+NEXT_SEQ = """
+local counter = KEYS[1]
+local ttl = ARGV[1]
+local seq = redis.call('INCR', counter)
+redis.call('EXPIRE', counter, ttl)
+return seq
+"""
+
+# KEYS: the scheduler's schedule and jobs (bot/services/scheduler.py).  ARGV: job, when
+# ("" to drop the job), "kind data".  What Scheduler.at and Scheduler.cancel store, as one
+# script so that it can share a pipeline with the booking's other writes.
+SET_JOB = """
+local schedule, jobs = KEYS[1], KEYS[2]
+local job, when, spec = ARGV[1], ARGV[2], ARGV[3]
+if when == '' then
+  redis.call('ZREM', schedule, job)
+  redis.call('HDEL', jobs, job)
+  return 0
+end
+redis.call('ZADD', schedule, when, job)
+redis.call('HSET', jobs, job, spec)
+return 1
+"""
+
+# KEYS: the outbox stream (bot/services/outbox.py).  ARGV: the notice as JSON.  What
+# Outbox.publish adds, as a script for the same reason; returns the entry id.
+PUBLISH = """
+local outbox = KEYS[1]
+local notice = ARGV[1]
+return redis.call('XADD', outbox, '*', 'n', notice, 'a', '1')
+"""
+
 
 class Appointments:
     """The booking rules: capacity, no double booking, limits in time; and the notices."""
@@ -82,6 +119,7 @@ class Appointments:
         clock: Callable[[], float] = time.time,
         *,
         timezone: str = "Asia/Shanghai",
+        batcher: ScriptBatcher | None = None,
     ) -> None:
         self.catalog = catalog
         self._redis = redis
@@ -90,8 +128,14 @@ class Appointments:
         self._scheduler = scheduler
         self._clock = clock
         self._zone = ZoneInfo(timezone)
-        self._capacity = Capacity(redis, catalog, policy, clock, self._zone)
-        self._records = Records(redis, vault)
+        # Shared by every step, so that the calls of one step and of concurrent turns
+        # leave in one pipeline; the conversation store's own batcher may be passed in.
+        self._batch = batcher or ScriptBatcher(redis)
+        self._capacity = Capacity(redis, catalog, policy, clock, self._zone, self._batch)
+        self._records = Records(redis, vault, self._batch)
+        self._next_seq = redis.register_script(NEXT_SEQ)
+        self._set_job = redis.register_script(SET_JOB)
+        self._publish = redis.register_script(PUBLISH)
         scheduler.handle(REMINDER, self._on_reminder_job)
 
     # --- Finding windows ----------------------------------------------------------------
@@ -135,9 +179,12 @@ class Appointments:
             created=now,
             rating=None,
         )
-        await self._records.create(appointment, draft.id_number)
-        await self._schedule_reminder(appointment)
-        await self._notify(appointment, "appointment_booked")
+        # Independent once the place is taken: three scripts, one round trip.
+        await asyncio.gather(
+            self._records.create(appointment, draft.id_number),
+            self._schedule_reminder(appointment),
+            self._notify(appointment, "appointment_booked"),
+        )
         return appointment
 
     async def reschedule(self, number: str, window: str, *, customer: str) -> Appointment:
@@ -166,8 +213,9 @@ class Appointments:
         # The customer's time entry already holds the new window: free only the old place.
         await self._capacity.release_window(current.window, current.place, number)
         moved = await self._require(number)
-        await self._schedule_reminder(moved)
-        await self._notify(moved, "appointment_changed")
+        await asyncio.gather(
+            self._schedule_reminder(moved), self._notify(moved, "appointment_changed")
+        )
         return moved
 
     async def cancel(self, number: str, *, customer: str) -> Appointment:
@@ -234,12 +282,12 @@ class Appointments:
 
     async def _schedule_reminder(self, appointment: Appointment) -> None:
         job = f"{REMINDER}:{appointment.number}"
-        when = appointment.start - self._policy.reminder_lead.total_seconds()
-        if when <= self._clock():
-            # Booked closer to the visit than the lead: the confirmation is the reminder.
-            await self._scheduler.cancel(job)
-            return
-        await self._scheduler.at(when, job, REMINDER, f"{appointment.number} {appointment.start}")
+        due = appointment.start - self._policy.reminder_lead.total_seconds()
+        # Booked closer to the visit than the lead: the confirmation is the reminder.
+        when: float | str = due if due > self._clock() else ""
+        spec = f"{REMINDER} {appointment.number} {appointment.start}"
+        job_keys = [keys.SCHEDULE, keys.SCHEDULE_JOBS]
+        await _guard(self._batch.run(self._set_job, job_keys, [job, when, spec]))
 
     # --- Steps ----------------------------------------------------------------------------
 
@@ -274,10 +322,7 @@ class Appointments:
     async def _next_number(self, now: float) -> str:
         day = datetime.fromtimestamp(now, self._zone).date()
         key = keys.number_counter(APPOINTMENT, f"{day:%y%m%d}")
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, keys.COUNTER_TTL_S)
-            seq, _ok = await _guard(pipe.execute())
+        seq = await _guard(self._batch.run(self._next_seq, [key], [keys.COUNTER_TTL_S]))
         return make_number(APPOINTMENT, day, int(seq))
 
     async def _notify(self, appointment: Appointment, kind: str) -> None:
@@ -293,4 +338,4 @@ class Appointments:
         notice = Notice(
             appointment.conversation, kind, appointment.number, appointment.locale, params
         )
-        await self._outbox.publish(notice)
+        await _guard(self._batch.run(self._publish, [keys.OUTBOX], [notice.to_json()]))

@@ -4,12 +4,14 @@ and a customer's free time.
 Each decision is one Lua script on one hash tag: a window's places on `{w:<place>:<day>}`, a
 customer's booked times on `{u:<customer>}`. A booking takes the customer's time first and
 then the window; when the window is full it gives the time back (compensation), so the same
-code runs on Redis Cluster, where one script cannot span both.
+code runs on Redis Cluster, where one script cannot span both. The scripts go through a
+`ScriptBatcher`: under load the calls of concurrent turns share one pipeline.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,6 +21,7 @@ from bot.services.appointment_records import NotBookable, Overlap, WindowFull
 from bot.services.catalog import Catalog, ServiceType, Slot, Window
 from bot.services.policy import Policy
 from bot.store import keys
+from bot.store.batching import ScriptBatcher
 from bot.store.conversations import _guard
 
 # Window hashes outlive their day by this much: late marks and reschedules still find them.
@@ -87,6 +90,13 @@ return ''
 """
 
 
+# KEYS: a place-day hash.  ARGV: window ids.  The places taken in each (nil for none).
+TAKEN = """
+local bookings = KEYS[1]
+return redis.call('HMGET', bookings, unpack(ARGV))
+"""
+
+
 def window_day(window_id: str) -> str:
     """The day (yyyymmdd) of a window id."""
     return window_id.split(":")[1]
@@ -102,8 +112,10 @@ class Capacity:
         policy: Policy,
         clock: Callable[[], float],
         zone: ZoneInfo,
+        batcher: ScriptBatcher | None = None,
     ) -> None:
         self._redis = redis
+        self._batch = batcher or ScriptBatcher(redis)
         self._catalog = catalog
         self._policy = policy
         self._clock = clock
@@ -111,6 +123,7 @@ class Capacity:
         self._take_window = redis.register_script(TAKE_WINDOW)
         self._release_window = redis.register_script(RELEASE_WINDOW)
         self._take_time = redis.register_script(TAKE_TIME)
+        self._taken_script = redis.register_script(TAKEN)
 
     def today(self) -> date:
         """Today in the operator's time zone."""
@@ -142,15 +155,9 @@ class Capacity:
 
     async def availability(self, service: str, place: str, days: Sequence[date]) -> list[Slot]:
         """The bookable windows of those days, with the places each has left (may be 0)."""
-        now, today = self._clock(), self.today()
-        windows = [
-            window
-            for day in days
-            for window in self._catalog.windows(service, place, day)
-            if self._refusal(window, now, today) is None
-        ]
+        windows = self._bookable_windows(service, place, days)
         taken = await self._taken(windows)
-        return [Slot(w, max(w.capacity - n, 0)) for w, n in zip(windows, taken, strict=True)]
+        return [Slot(w, max(w.capacity - taken[w.id], 0)) for w in windows]
 
     async def nearest(
         self, service: str, place: str, around: float, limit: int, exclude: str | None = None
@@ -158,10 +165,37 @@ class Capacity:
         """Free windows nearest in time to `around`, before or after it, never in the past."""
         today = self.today()
         days = [today + timedelta(days=n) for n in range(self._policy.booking_horizon_days + 1)]
-        slots = await self.availability(service, place, days)
-        free = [s for s in slots if s.free > 0 and s.window.id != exclude]
-        free.sort(key=lambda s: (abs(s.window.start.timestamp() - around), s.window.start))
-        return free[:limit]
+        candidates = [w for w in self._bookable_windows(service, place, days) if w.id != exclude]
+        candidates.sort(key=lambda w: (abs(w.start.timestamp() - around), w.start))
+        # Read the places taken nearest first, a few place-days at a time, until `limit` free
+        # windows are known: the same answer as reading every day, in fewer reads.
+        taken: dict[str, int] = {}
+        free: list[Slot] = []
+        for n, window in enumerate(candidates if limit > 0 else []):
+            if window.id not in taken:
+                unread = [w for w in candidates[n:] if w.id not in taken]
+                taken.update(await self._taken(self._next_days(unread, limit - len(free))))
+            left = window.capacity - taken[window.id]
+            if left > 0:
+                free.append(Slot(window, left))
+                if len(free) == limit:
+                    break
+        return free
+
+    def _bookable_windows(self, service: str, place: str, days: Iterable[date]) -> list[Window]:
+        now, today = self._clock(), self.today()
+        return [
+            window
+            for day in days
+            for window in self._catalog.windows(service, place, day)
+            if self._refusal(window, now, today) is None
+        ]
+
+    @staticmethod
+    def _next_days(ahead: Sequence[Window], wanted: int) -> list[Window]:
+        """All windows of the place-days of the next `wanted` windows: read together."""
+        days = {(w.place, w.day) for w in ahead[:wanted]}
+        return [w for w in ahead if (w.place, w.day) in days]
 
     async def take(
         self,
@@ -185,7 +219,7 @@ class Capacity:
         ttl = max(int((window.end + WINDOW_KEEP).timestamp() - self._clock()), 86_400)
         key = keys.window_bookings(window.place, f"{window.day:%Y%m%d}")
         args: list[str | float] = [window.id, number, window.capacity, ttl]
-        if await _guard(self._take_window(keys=[key], args=args)):
+        if await _guard(self._batch.run(self._take_window, [key], args)):
             return
         if previous is not None:
             await self.set_time(customer, number, *previous)
@@ -197,14 +231,23 @@ class Capacity:
     async def release_window(self, window_id: str, place: str, number: str) -> bool:
         """Free the place `number` held in the window; False if it held none."""
         key = keys.window_bookings(place, window_day(window_id))
-        return bool(await _guard(self._release_window(keys=[key], args=[window_id, number])))
+        return bool(await _guard(self._batch.run(self._release_window, [key], [window_id, number])))
 
-    async def _taken(self, windows: Sequence[Window]) -> list[int]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for window in windows:
-                pipe.hget(keys.window_bookings(window.place, f"{window.day:%Y%m%d}"), window.id)
-            counts: list[str | None] = await _guard(pipe.execute())
-        return [int(count or 0) for count in counts]
+    async def _taken(self, windows: Sequence[Window]) -> dict[str, int]:
+        """Places taken per window id: one read per place-day, sent together."""
+        by_day: dict[str, list[str]] = {}
+        for window in windows:
+            key = keys.window_bookings(window.place, f"{window.day:%Y%m%d}")
+            by_day.setdefault(key, []).append(window.id)
+        if not by_day:
+            return {}
+        reads = [self._batch.run(self._taken_script, [key], ids) for key, ids in by_day.items()]
+        counts: list[list[str | None]] = await _guard(asyncio.gather(*reads))
+        return {
+            window_id: int(count or 0)
+            for ids, found in zip(by_day.values(), counts, strict=True)
+            for window_id, count in zip(ids, found, strict=True)
+        }
 
     async def _take_customer_time(
         self, customer: str, number: str, start: float, end: float, created: float
@@ -212,7 +255,7 @@ class Capacity:
         key_list = [keys.customer_appointments(customer), keys.customer_appointment_list(customer)]
         now = self._clock()
         args: list[str | float] = [number, start, end, now, keys.CUSTOMER_TTL_S, created]
-        other: str = await _guard(self._take_time(keys=key_list, args=[*args, HISTORY_KEEP]))
+        other: str = await _guard(self._batch.run(self._take_time, key_list, [*args, HISTORY_KEEP]))
         return other or None
 
     async def set_time(self, customer: str, number: str, start: float, end: float) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +24,9 @@ HOME = "home"  # a technician visits the customer: booked by area
 STORE = "store"  # the customer comes to a store
 _ID = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")  # no ":" so window ids split unambiguously
 _HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+# Place-days whose windows SampleCatalog keeps made: every place over a booking horizon
+# and then some; past that it starts afresh.
+DAYS_KEPT = 4096
 
 
 class CatalogError(ValueError):
@@ -73,11 +76,12 @@ class Window:
     start: datetime
     end: datetime
     capacity: int
+    # Compact and stable: ``<place>:<yyyymmdd>:<HHMM>`` (fits a button payload). Made once:
+    # sorting and matching windows reads it many times a turn.
+    id: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def id(self) -> str:
-        """Compact and stable: ``<place>:<yyyymmdd>:<HHMM>`` (fits a button payload)."""
-        return f"{self.place}:{self.day:%Y%m%d}:{self.start:%H%M}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", f"{self.place}:{self.day:%Y%m%d}:{self.start:%H%M}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +145,16 @@ class SampleCatalog:
         self._places = {place.id: place for place in places}
         self._templates = templates
         self._zone = ZoneInfo(timezone)
+        self._by_service = {
+            service.id: tuple(
+                place
+                for place in places
+                if place.kind == ("area" if service.at == HOME else "store")
+            )
+            for service in services
+        }
+        # The windows of a place and day never change: made once (bounded, see _day).
+        self._days: dict[tuple[str, date], tuple[Window, ...]] = {}
 
     @classmethod
     def load(cls, path: Path, timezone: str) -> SampleCatalog:
@@ -185,11 +199,7 @@ class SampleCatalog:
         return self._services.get(service_id)
 
     def places(self, service_id: str) -> Sequence[Place]:
-        service = self._services.get(service_id)
-        if service is None:
-            return ()
-        kind = "area" if service.at == HOME else "store"
-        return tuple(place for place in self._places.values() if place.kind == kind)
+        return self._by_service.get(service_id, ())
 
     def place(self, place_id: str) -> Place | None:
         return self._places.get(place_id)
@@ -197,26 +207,35 @@ class SampleCatalog:
     def windows(self, service_id: str, place_id: str, day: date) -> Sequence[Window]:
         if all(place.id != place_id for place in self.places(service_id)):
             return ()
-        return tuple(self._window(place_id, day, t) for t in self._templates[place_id])
+        return self._day(place_id, day)
 
     def window(self, window_id: str) -> Window | None:
         parsed = parse_window_id(window_id)
         if parsed is None or parsed[0] not in self._templates:
             return None
         place_id, day, start = parsed
-        for template in self._templates[place_id]:
-            if template.start == start:
-                return self._window(place_id, day, template)
+        for window in self._day(place_id, day):
+            if window.start.time() == start:
+                return window
         return None
 
-    def _window(self, place_id: str, day: date, template: _Template) -> Window:
-        return Window(
-            place=place_id,
-            day=day,
-            start=datetime.combine(day, template.start, self._zone),
-            end=datetime.combine(day, template.end, self._zone),
-            capacity=template.capacity,
-        )
+    def _day(self, place_id: str, day: date) -> tuple[Window, ...]:
+        windows = self._days.get((place_id, day))
+        if windows is None:
+            if len(self._days) >= DAYS_KEPT:  # a long-running server moves on to new days
+                self._days.clear()
+            windows = tuple(
+                Window(
+                    place=place_id,
+                    day=day,
+                    start=datetime.combine(day, template.start, self._zone),
+                    end=datetime.combine(day, template.end, self._zone),
+                    capacity=template.capacity,
+                )
+                for template in self._templates[place_id]
+            )
+            self._days[place_id, day] = windows
+        return windows
 
 
 def _texts(raw: Any, what: str) -> dict[str, str]:

@@ -33,7 +33,7 @@ GROUP = "senders"
 DEAD_MAXLEN = 10_000
 # Read and claim this many entries at a time.
 BATCH = 20
-# How often an idle worker polls a store that cannot block (the embedded one).
+# How often an idle worker looks for notices published by other processes.
 IDLE_POLL_S = 0.25
 
 # KEYS: outbox, retry, dead.  ARGV: group, entry id, action ("ack" | "retry" | "dead"),
@@ -132,7 +132,6 @@ class Outbox:
         max_attempts: int = 5,
         *,
         min_idle_ms: int = 60_000,
-        block_ms: int = 2_000,
         backoff_s: float = 2.0,
         backoff_cap_s: float = 600.0,
     ) -> None:
@@ -143,13 +142,12 @@ class Outbox:
         self._clock = clock
         self.max_attempts = max_attempts
         self._min_idle_ms = min_idle_ms
-        # Below the client's socket timeout (5 s), or the read would time out as an error.
-        self._block_ms = block_ms
         self._backoff_s = backoff_s
         self._backoff_cap_s = backoff_cap_s
         self._settle = redis.register_script(SETTLE)
         self._requeue = redis.register_script(REQUEUE)
         self._group_ready = False
+        self._wake = asyncio.Event()  # set by a publish in this process
 
     def add_channel(self, name: str, channel: Channel) -> None:
         """Register a channel started after the outbox (a connector's sender)."""
@@ -162,28 +160,37 @@ class Outbox:
     async def publish(self, notice: Notice) -> str:
         """Queue `notice` for delivery; returns the stream entry id."""
         entry_id = await _guard(self._redis.xadd(keys.OUTBOX, {"n": notice.to_json(), "a": "1"}))
+        self._wake.set()
         return str(entry_id)
 
-    async def run(self, consumer: str) -> None:
-        """Deliver notices until cancelled; `consumer` names this worker in the group."""
-        while True:
+    async def run(self, consumer: str, stop: asyncio.Event | None = None) -> None:
+        """Deliver notices until `stop` is set (or the task is cancelled); `consumer` names
+        this worker in the group.
+
+        Reads never block in Redis: a cancelled blocking read can leave redis-py's
+        connection waiting (and swallow the cancellation), so the worker polls, sleeping
+        on `stop` and on local publishes in between: a notice published in this process is
+        sent at once, one from another process within IDLE_POLL_S."""
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
             stop_if_cancelled()
             try:
-                started = time.monotonic()
-                if not await self._step(consumer, self._block_ms):
-                    await self._idle(time.monotonic() - started)
+                if await self._step(consumer, None):
+                    continue
             except StoreUnavailable as error:
                 log.warning("outbox worker %s: store unavailable: %s", consumer, error)
-                await asyncio.sleep(1.0)
             except Exception:  # a worker must outlive a bad entry; its notice stays pending
                 log.exception("outbox worker %s failed a step", consumer)
-                await asyncio.sleep(1.0)
+            await self._idle(stop)
 
-    async def _idle(self, elapsed_s: float) -> None:
-        # The embedded store (fakeredis) answers a blocking read at once; without this
-        # pause the worker would spin. Real Redis returns empty only after blocking.
-        if elapsed_s < self._block_ms / 2000:
-            await asyncio.sleep(IDLE_POLL_S)
+    async def _idle(self, stop: asyncio.Event) -> None:
+        self._wake.clear()
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(waits, timeout=IDLE_POLL_S, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     async def drain(self, consumer: str) -> int:
         """Process what is due now without blocking; returns how many entries were settled."""

@@ -9,6 +9,7 @@ alerts are worth less than a second copy would cost, and the outbox behind them 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -96,10 +97,12 @@ class Scheduler:
             await self._fire(job, kind, data)
         return len(jobs)
 
-    async def run(self, poll_s: float = 1.0) -> None:
-        """Fire due jobs until cancelled; errors are logged and the loop goes on."""
+    async def run(self, poll_s: float = 1.0, stop: asyncio.Event | None = None) -> None:
+        """Fire due jobs until `stop` is set (or the task is cancelled); errors are logged
+        and the loop goes on."""
+        stop = stop or asyncio.Event()
         limit = 100
-        while True:
+        while not stop.is_set():
             stop_if_cancelled()
             try:
                 fired = await self.fire_due(limit)
@@ -107,7 +110,8 @@ class Scheduler:
                 log.warning("scheduler cannot reach the store: %s", type(error).__name__)
                 fired = 0
             if fired < limit:  # a full batch means more may be due already
-                await asyncio.sleep(poll_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), poll_s)
 
     async def _fire(self, job: str, kind: str, data: str) -> None:
         handler = self._handlers.get(kind)
