@@ -54,6 +54,11 @@ def normalise(text: str, max_chars: int) -> str:
     return _BLANK_LINES.sub("\n\n", text).strip()[:max_chars]
 
 
+def _mostly_digits(text: str) -> bool:
+    digits = sum(c.isdigit() for c in text)
+    return digits > 0 and digits >= sum(c.isalpha() for c in text)
+
+
 def conversation_key(inbound: Inbound) -> str:
     return f"{inbound.channel}:{inbound.chat}"
 
@@ -258,7 +263,10 @@ class Engine:
     async def _step(self, turn: Turn, flow: Flow) -> None:
         if await flow.step(turn):
             return
-        # Not an answer to the step: maybe the customer wants something else now.
+        # Not an answer to the step: maybe the customer wants something else now. A message
+        # that is mostly digits is a mistyped value (a phone, a code), never such a request.
+        if _mostly_digits(turn.text):
+            return
         score = turn.parse().intent
         if score.confidence < DIVERT_CONFIDENCE:
             return

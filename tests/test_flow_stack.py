@@ -248,3 +248,13 @@ def test_only_a_few_flows_are_kept_aside() -> None:
     ]
     state.take_up()
     assert state.flow == f"flow{MAX_SUSPENDED + 1}" and len(state.suspended) == MAX_SUSPENDED - 1
+
+
+async def test_a_mistyped_number_is_asked_again_not_taken_for_a_request(engine: Engine) -> None:
+    chat = Chat(engine)
+    await chat.say(payload="ask:start")
+    # The classifier reads digits with 进度-like shapes as query_progress; still a value.
+    assert await chat.say("138001380 进度") == ["which day, please?"]
+    assert await chat.say("138OO138OOO") == ["which day, please?"]
+    state = await chat.state()
+    assert state.flow == "ask" and state.locale == "zh"

@@ -21,7 +21,8 @@ from bot.nlu.results import Parse
 DEFAULT_LANGUAGE = "zh"
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
-_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+# A word, not letters inside a code or a mistyped number ("138OO138OOO", "A26112").
+_LATIN_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2,}(?![A-Za-z0-9])")
 # Full-width ASCII to ASCII and C0/C1 controls to spaces, one character for one, so entity
 # offsets still point into the text the customer sent.
 _CLEAN = str.maketrans(
