@@ -124,6 +124,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="saturated rounds (3)")
     parser.add_argument("--think-ms", type=float, default=1000.0, help="paced round's pause")
     parser.add_argument("--nlu-calls", type=int, default=2000)
+    parser.add_argument(
+        "--nlu-cache",
+        type=int,
+        default=None,
+        help="recent rankings the shared NLU keeps (as served when not given; 0: none)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
         "--profile", action="store_true", help="cProfile a round of each side of each dialog"
@@ -189,6 +195,9 @@ async def run(args: argparse.Namespace) -> tuple[Report, list[str]]:
     services, load_s = load_timed()
     rss_after_load = rss_mb()
     understanding = time_understanding(services, args.nlu_calls)
+    if args.nlu_cache is not None:
+        # Both sides call this same NLU, so its rankings cache serves them alike.
+        services.nlu.keep_rankings(args.nlu_cache)
     chosen = list(DIALOGS.values()) if args.dialog == "all" else [DIALOGS[args.dialog]]
     dialogs, profiles = [], []
     count_round_trips()

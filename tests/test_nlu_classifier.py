@@ -106,3 +106,26 @@ def test_prepare_makes_long_numbers_alike() -> None:
     assert prepare("CX C2611230040") == prepare("cx c2611240012")
     assert prepare("138 and 13800138000") == "138 and 00000"
     assert len(prepare("x" * 5000)) == 1000
+
+
+def test_a_repeated_text_is_ranked_from_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = TrainingData("en", ("hi", "hello", "bye", "goodbye"), ("greet", "greet", "bye", "bye"))
+    classifier = IntentClassifier.train(data, threshold=0.0)
+    scored: list[str] = []
+    margins = classifier.scorer.margins
+
+    def counting(text: str) -> np.ndarray:
+        scored.append(text)
+        return margins(text)
+
+    monkeypatch.setattr(classifier.scorer, "margins", counting)
+    classifier.keep_rankings(2)
+    first = classifier.rank("hello there")
+    assert classifier.rank("hello there") == first and len(scored) == 1
+    classifier.rank("goodbye then")
+    classifier.rank("bye now")  # the oldest falls out
+    assert classifier.rank("hello there") == first and len(scored) == 4
+    classifier.keep_rankings(0)
+    classifier.rank("hello there")
+    classifier.rank("hello there")
+    assert len(scored) == 6

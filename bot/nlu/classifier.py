@@ -11,6 +11,7 @@ one is under `threshold`, the intent is `out_of_scope`, as Rasa's FallbackClassi
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -143,6 +144,10 @@ class LinearScorer:
         return scores
 
 
+# Rankings of this many recent distinct texts are kept per language.
+RANK_CACHE_SIZE = 4096
+
+
 class IntentClassifier:
     """Ranks intents for one language's texts."""
 
@@ -150,6 +155,14 @@ class IntentClassifier:
         self.language = language
         self.scorer = scorer
         self.threshold = threshold
+        self.keep_rankings(RANK_CACHE_SIZE)
+
+    def keep_rankings(self, size: int) -> None:
+        """Keep the rankings of the `size` latest distinct texts (0: keep none).
+
+        Customers repeat each other ("人工", "你好", "谢谢", a button's title typed out) and a
+        text's ranking never changes, so repeated texts skip the model (a few MB at most)."""
+        self._ranked = functools.lru_cache(maxsize=size)(self._rank)
 
     @classmethod
     def train(cls, data: TrainingData, threshold: float = DEFAULT_THRESHOLD) -> IntentClassifier:
@@ -164,10 +177,13 @@ class IntentClassifier:
 
     def rank(self, text: str) -> tuple[IntentScore, ...]:
         """Intents by confidence, best first; `out_of_scope` first when nothing is sure."""
+        return self._ranked(text)
+
+    def _rank(self, text: str) -> tuple[IntentScore, ...]:
         confidences = softmax(self.scorer.margins(prepare(text)))
         order = np.argsort(-confidences, kind="stable")
         ranking = [IntentScore(self.labels[i], round(float(confidences[i]), 4)) for i in order]
-        return apply_threshold(ranking, self.threshold)[:RANKING_LENGTH]
+        return tuple(apply_threshold(ranking, self.threshold)[:RANKING_LENGTH])
 
 
 def softmax(margins: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -90,6 +90,11 @@ class Nlu:
             entities=self.entities.extract(clean, moment),
         )
 
+    def keep_rankings(self, size: int) -> None:
+        """How many recent texts' intent rankings each language keeps (0: none)."""
+        for classifier in self.classifiers.values():
+            classifier.keep_rankings(size)
+
     def detect_language(self, text: str) -> str | None:
         """ "zh" if the text has CJK, "en" if it has two Latin words and no CJK, else None."""
         if _CJK.search(text):
