@@ -74,6 +74,7 @@ class Domain:
             {name: WebChannel(store, clock=clock, name=name) for name in ("web", "cli")},
             store,
             clock=clock,
+            batcher=store.batcher,
         )
         scheduler = Scheduler(redis, clock=clock)
 
@@ -92,6 +93,7 @@ class Domain:
             vault,
             clock=clock,
             timezone=zone,
+            batcher=store.batcher,
         )
         return cls(
             policy=policy,

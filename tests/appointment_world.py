@@ -21,6 +21,7 @@ from bot.services.scheduler import Scheduler
 from bot.services.vault import Vault
 from bot.settings import DATA_DIR
 from bot.store import keys
+from bot.store.batching import ScriptBatcher
 from bot.store.conversations import ConversationStore
 from tests.conftest import MovableClock
 
@@ -116,10 +117,19 @@ def make_world(redis: aioredis.Redis, tmp_path: Path) -> World:
     )
     clock = Clock()
     store = ConversationStore(redis, ttl_seconds=86_400)
-    outbox = Outbox(redis, lambda notice: [], {}, store, clock)
+    batcher = ScriptBatcher(redis)  # shared, as Domain.build shares the store's
+    outbox = Outbox(redis, lambda notice: [], {}, store, clock, batcher=batcher)
     scheduler = Scheduler(redis, clock)
     appointments = Appointments(
-        redis, catalog, policy, outbox, scheduler, Vault.ephemeral(), clock, timezone=TIMEZONE
+        redis,
+        catalog,
+        policy,
+        outbox,
+        scheduler,
+        Vault.ephemeral(),
+        clock,
+        timezone=TIMEZONE,
+        batcher=batcher,
     )
     return World(redis, appointments, scheduler, clock)
 

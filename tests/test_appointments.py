@@ -14,7 +14,6 @@ from redis.commands.core import AsyncScript
 
 from bot.services.appointment_records import CREATE
 from bot.services.appointments import (
-    PUBLISH,
     SET_JOB,
     Appointment,
     AppointmentNotFound,
@@ -25,6 +24,7 @@ from bot.services.appointments import (
 )
 from bot.services.capacity import TAKEN
 from bot.services.numbers import parse_number
+from bot.services.outbox import PUBLISH
 from bot.store import keys
 from bot.store.batching import ScriptBatcher
 from bot.store.client import RedisHandles
@@ -313,7 +313,9 @@ async def test_full_days_send_the_nearest_free_windows_further_out(
     assert [s.window.id for s in nearest] == [
         window("xihu", later, t) for t in ("0900", "1100", "1400")
     ]
-    assert len(reads) == 3  # the two full days, then the next
+    # The nearest windows' day, then every other day at once; no day twice.
+    assert reads[0] == keys.window_bookings("xihu", f"{TODAY:%Y%m%d}")
+    assert len(set(reads)) == len(reads) == 15
     # The same as reading every day of the horizon.
     every = [
         slot
@@ -327,7 +329,7 @@ async def test_full_days_send_the_nearest_free_windows_further_out(
     assert nearest == every[:3]
 
 
-async def test_a_booking_sends_record_reminder_and_notice_in_one_round_trip(
+async def test_a_booking_sends_record_and_reminder_in_one_round_trip(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     batches: list[set[str]] = []
@@ -341,7 +343,8 @@ async def test_a_booking_sends_record_reminder_and_notice_in_one_round_trip(
     monkeypatch.setattr(ScriptBatcher, "_execute", recording)  # scripts loaded by now
     booked = await world.appointments.book(draft(window("wensan", TOMORROW, "1000")))
     assert {CREATE, SET_JOB, PUBLISH} in batches
-    assert len(batches) == 4  # number, customer's time, window place, then the three writes
+    assert len(batches) == 4  # number, customer's time, window place, then record,
+    # reminder and notice together
     assert await world.kinds() == ["appointment_booked"] * 2
     assert (
         await world.scheduler.when(f"appointment_reminder:{booked.number}") == booked.start - 7200

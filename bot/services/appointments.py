@@ -96,14 +96,6 @@ redis.call('HSET', jobs, job, spec)
 return 1
 """
 
-# KEYS: the outbox stream (bot/services/outbox.py).  ARGV: the notice as JSON.  What
-# Outbox.publish adds, as a script for the same reason; returns the entry id.
-PUBLISH = """
-local outbox = KEYS[1]
-local notice = ARGV[1]
-return redis.call('XADD', outbox, '*', 'n', notice, 'a', '1')
-"""
-
 
 class Appointments:
     """The booking rules: capacity, no double booking, limits in time; and the notices."""
@@ -135,7 +127,6 @@ class Appointments:
         self._records = Records(redis, vault, self._batch)
         self._next_seq = redis.register_script(NEXT_SEQ)
         self._set_job = redis.register_script(SET_JOB)
-        self._publish = redis.register_script(PUBLISH)
         scheduler.handle(REMINDER, self._on_reminder_job)
 
     # --- Finding windows ----------------------------------------------------------------
@@ -179,7 +170,8 @@ class Appointments:
             created=now,
             rating=None,
         )
-        # Independent once the place is taken: three scripts, one round trip.
+        # Independent once the place is taken: sent together (record and reminder share one
+        # pipeline; the notice goes beside them).
         await asyncio.gather(
             self._records.create(appointment, draft.id_number),
             self._schedule_reminder(appointment),
@@ -338,4 +330,5 @@ class Appointments:
         notice = Notice(
             appointment.conversation, kind, appointment.number, appointment.locale, params
         )
-        await _guard(self._batch.run(self._publish, [keys.OUTBOX], [notice.to_json()]))
+        # Outbox.publish, not a script of ours: it also wakes this process's outbox worker.
+        await self._outbox.publish(notice)

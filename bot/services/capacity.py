@@ -167,14 +167,15 @@ class Capacity:
         days = [today + timedelta(days=n) for n in range(self._policy.booking_horizon_days + 1)]
         candidates = [w for w in self._bookable_windows(service, place, days) if w.id != exclude]
         candidates.sort(key=lambda w: (abs(w.start.timestamp() - around), w.start))
-        # Read the places taken nearest first, a few place-days at a time, until `limit` free
-        # windows are known: the same answer as reading every day, in fewer reads.
+        # Read the place-days of the nearest `limit` windows first: mostly they have enough
+        # free places. If not, read all the other days at once (a second round trip at most).
+        # The same answer as reading every day first.
         taken: dict[str, int] = {}
         free: list[Slot] = []
         for n, window in enumerate(candidates if limit > 0 else []):
             if window.id not in taken:
-                unread = [w for w in candidates[n:] if w.id not in taken]
-                taken.update(await self._taken(self._next_days(unread, limit - len(free))))
+                ahead = [w for w in candidates[n:] if w.id not in taken]
+                taken.update(await self._taken(self._next_days(ahead, limit) if n == 0 else ahead))
             left = window.capacity - taken[window.id]
             if left > 0:
                 free.append(Slot(window, left))

@@ -24,6 +24,7 @@ from bot.errors import StoreUnavailable
 from bot.messages import Reply
 from bot.state import ConversationState
 from bot.store import keys
+from bot.store.batching import ScriptBatcher
 from bot.store.conversations import ConversationStore, NewEntry, _guard, stop_if_cancelled
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,12 @@ DEAD_MAXLEN = 10_000
 BATCH = 20
 # How often an idle worker looks for notices published by other processes.
 IDLE_POLL_S = 0.25
+
+# KEYS: outbox.  ARGV: notice JSON.  Returns the entry id (first attempt).
+PUBLISH = """
+local outbox, notice = KEYS[1], ARGV[1]
+return redis.call('XADD', outbox, '*', 'n', notice, 'a', '1')
+"""
 
 # KEYS: outbox, retry, dead.  ARGV: group, entry id, action ("ack" | "retry" | "dead"),
 #       retry due time, notice JSON, attempt, reason.
@@ -132,6 +139,7 @@ class Outbox:
         max_attempts: int = 5,
         *,
         min_idle_ms: int = 60_000,
+        batcher: ScriptBatcher | None = None,
         backoff_s: float = 2.0,
         backoff_cap_s: float = 600.0,
     ) -> None:
@@ -144,6 +152,9 @@ class Outbox:
         self._min_idle_ms = min_idle_ms
         self._backoff_s = backoff_s
         self._backoff_cap_s = backoff_cap_s
+        # Publishing is a script so that it can share the pipeline of the turn's own scripts.
+        self._publish = redis.register_script(PUBLISH)
+        self._batch = batcher or ScriptBatcher(redis)
         self._settle = redis.register_script(SETTLE)
         self._requeue = redis.register_script(REQUEUE)
         self._group_ready = False
@@ -159,7 +170,7 @@ class Outbox:
 
     async def publish(self, notice: Notice) -> str:
         """Queue `notice` for delivery; returns the stream entry id."""
-        entry_id = await _guard(self._redis.xadd(keys.OUTBOX, {"n": notice.to_json(), "a": "1"}))
+        entry_id = await _guard(self._batch.run(self._publish, [keys.OUTBOX], [notice.to_json()]))
         self._wake.set()
         return str(entry_id)
 

@@ -115,6 +115,11 @@ class ConversationStore:
         self._release = redis.register_script(scripts.RELEASE)
         self._batch = ScriptBatcher(redis)
 
+    @property
+    def batcher(self) -> ScriptBatcher:
+        """The pipeline the turns' scripts share; domain services send theirs with it."""
+        return self._batch
+
     async def claim(self, conversation_id: str, token: str, message_id: str | None) -> Claim:
         """One round trip: skip a seen message id, else lock the conversation and load it."""
         result: list[Any] = await _guard(
