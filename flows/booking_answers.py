@@ -117,4 +117,4 @@ def forget(turn: Turn, step: str) -> None:
 
 
 def _day(raw: str | None) -> date | None:
-    return datetime.strptime(raw, "%Y%m%d").date() if raw else None
+    return date.fromisoformat(raw) if raw else None

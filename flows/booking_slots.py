@@ -92,8 +92,8 @@ class Asked:
 
     @classmethod
     def from_slot(cls, slot: dict[str, str]) -> Asked:
-        at = datetime.strptime(slot["a"], "%H%M").time() if "a" in slot else None
-        return cls(datetime.strptime(slot["d"], "%Y%m%d").date(), at, slot.get("p"))
+        at = time.fromisoformat(slot["a"]) if "a" in slot else None
+        return cls(date.fromisoformat(slot["d"]), at, slot.get("p"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date
 
@@ -57,6 +58,7 @@ def time_reason(turn: Turn, reason: str) -> Text:
     return _("That time cannot be booked.")
 
 
+@functools.lru_cache(maxsize=1024)  # Babel's skeleton formatting is slow; days repeat
 def day_label(day: date, locale: str) -> str:
     """A day as customers read it: "3月3日周二" / "Tue, Mar 3"."""
     return format_skeleton("MMMEd", day, locale="en_US" if locale == "en" else "zh_Hans_CN")

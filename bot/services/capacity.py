@@ -28,6 +28,8 @@ from bot.store.conversations import _guard
 WINDOW_KEEP = timedelta(days=3)
 # A customer's appointment list keeps this many numbers.
 HISTORY_KEEP = 100
+# Windows whose service-hours check is remembered.
+_HOURS_KEPT = 16_384
 # A full window offers this many others.
 NEAREST = 3
 
@@ -119,6 +121,7 @@ class Capacity:
         self._catalog = catalog
         self._policy = policy
         self._clock = clock
+        self._hours: dict[str, bool] = {}  # window id -> inside service hours
         self._zone = zone
         self._take_window = redis.register_script(TAKE_WINDOW)
         self._release_window = redis.register_script(RELEASE_WINDOW)
@@ -143,15 +146,24 @@ class Capacity:
         return service, window
 
     def _refusal(self, window: Window, now: float, today: date) -> str | None:
-        if window.start.timestamp() <= now:
+        if window.starts_at <= now:
             return "past"
         if (window.day - today).days > self._policy.booking_horizon_days:
             return "too_far"
-        opens, closes = self._policy.service_hours
-        start, end = window.start.astimezone(self._zone), window.end.astimezone(self._zone)
-        if start.time() < opens or end.time() > closes or end.date() != start.date():
+        if not self._in_hours(window):
             return "outside_hours"
         return None
+
+    def _in_hours(self, window: Window) -> bool:
+        known = self._hours.get(window.id)
+        if known is None:
+            opens, closes = self._policy.service_hours
+            start, end = window.start.astimezone(self._zone), window.end.astimezone(self._zone)
+            known = opens <= start.time() and end.time() <= closes and end.date() == start.date()
+            if len(self._hours) >= _HOURS_KEPT:  # windows are pure data: start afresh
+                self._hours.clear()
+            self._hours[window.id] = known
+        return known
 
     async def availability(self, service: str, place: str, days: Sequence[date]) -> list[Slot]:
         """The bookable windows of those days, with the places each has left (may be 0)."""
