@@ -109,9 +109,10 @@ class ConversationStore:
 
     def __init__(self, redis: aioredis.Redis, *, ttl_seconds: int) -> None:
         self._redis = redis
-        self._ttl = ttl_seconds
         self._claim = redis.register_script(scripts.CLAIM)
-        self._save = redis.register_script(scripts.SAVE)
+        self._save = redis.register_script(
+            scripts.save_script(ttl_seconds, keys.LOG_MAXLEN, keys.SEEN_TTL_S, keys.EVENTS_CHANNEL)
+        )
         self._release = redis.register_script(scripts.RELEASE)
         self._batch = ScriptBatcher(redis)
 
@@ -126,7 +127,7 @@ class ConversationStore:
             self._batch.run(
                 self._claim,
                 keys.conversation_keys(conversation_id),
-                [token, keys.LOCK_TTL_MS, message_id or ""],
+                [token, message_id or ""],
             )
         )
         status = result[0]
@@ -190,16 +191,7 @@ class ConversationStore:
         message_id: str | None,
         entries: Sequence[NewEntry],
     ) -> list[Entry]:
-        args: list[Any] = [
-            token,
-            state,
-            self._ttl,
-            message_id or "",
-            keys.LOG_MAXLEN,
-            keys.SEEN_TTL_S,
-            keys.EVENTS_CHANNEL,
-            conversation_id,
-        ]
+        args: list[Any] = [token, state, message_id or "", conversation_id]
         args.extend(entry.to_json() for entry in entries)
         first = int(
             await _guard(self._batch.run(self._save, keys.conversation_keys(conversation_id), args))

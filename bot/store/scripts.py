@@ -4,13 +4,16 @@ A bot turn is two round trips: CLAIM (de-duplicate, lock, load) and SAVE (store 
 append to the transcript, remember the message id, unlock, announce).
 """
 
-# KEYS: conversation, lock, seen, log.  ARGV: token, lock ttl ms, message id ("" for none).
+from bot.store import keys
+
+# KEYS: conversation, lock, seen, log.  ARGV: token, message id ("" for none); the lock's
+# lifetime (keys.LOCK_TTL_MS) is written in.
 # Returns {"dup", state, entries} when the message id was handled already (entries are what
 # it produced, to answer the same again), {"busy"} when another turn holds the conversation,
 # else {"ok", state} with state "" for a conversation that does not exist yet.
-CLAIM = """
+_CLAIM = """
 local conversation, lock, seen, log = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local token, lock_ms, message_id = ARGV[1], ARGV[2], ARGV[3]
+local token, message_id, lock_ms = ARGV[1], ARGV[2], @LOCK_MS@
 if message_id ~= '' then
   local range = redis.call('HGET', seen, message_id)
   if range then
@@ -24,18 +27,22 @@ if not redis.call('SET', lock, token, 'NX', 'PX', lock_ms) then
 end
 return {'ok', redis.call('HGET', conversation, 's') or ''}
 """
+CLAIM = _CLAIM.replace("@LOCK_MS@", str(keys.LOCK_TTL_MS))
+
 
 # KEYS: conversation, lock, seen, log.
 # ARGV: token ("" when no turn holds the lock), state JSON ("" to leave the state alone),
-#       ttl s, message id ("" for none), log maxlen, seen ttl s, channel, conversation id,
-#       then one JSON entry per transcript line to append.
+#       message id ("" for none), conversation id, then one JSON entry per transcript line.
+# The ttl (s), log maxlen, seen ttl (s) and the events channel are written into the script
+# by `save_script`: they never change for a store, and every argument costs encoding time
+# on every turn.
 # Returns the seq of the first appended entry (last seq + 1 when none were appended), or the
 # error LOCK_LOST when the turn's lock expired and another turn may have moved on: its state
 # is stale and must not overwrite the newer one (fencing).
-SAVE = """
+_SAVE = """
 local conversation, lock, seen, log = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local token, state, ttl, message_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local maxlen, seen_ttl, channel, conversation_id = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local token, state, message_id, conversation_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local ttl, maxlen, seen_ttl, channel = @TTL@, @MAXLEN@, @SEEN_TTL@, '@CHANNEL@'
 if token ~= '' and redis.call('GET', lock) ~= token then
   return redis.error_reply('LOCK_LOST')
 end
@@ -46,7 +53,7 @@ if seq == 0 then
   if newest then seq = tonumber(string.match(newest[1], '^(%d+)')) end
 end
 local first = seq + 1
-for i = 9, #ARGV do
+for i = 5, #ARGV do
   seq = seq + 1
   redis.call('XADD', log, 'MAXLEN', '~', maxlen, seq .. '-0', 'e', ARGV[i])
 end
@@ -62,11 +69,11 @@ if seq >= first then
     redis.call('HSET', seen, message_id, first .. ' ' .. seq)
     redis.call('EXPIRE', seen, seen_ttl)
     -- Forget ids whose entries the transcript no longer holds, now and then (amortised).
-    if redis.call('HLEN', seen) > 2 * tonumber(maxlen) then
+    if redis.call('HLEN', seen) > 2 * maxlen then
       local pairs = redis.call('HGETALL', seen)
       for i = 1, #pairs, 2 do
         local last = tonumber(string.match(pairs[i + 1], ' (%d+)$'))
-        if last <= seq - tonumber(maxlen) then redis.call('HDEL', seen, pairs[i]) end
+        if last <= seq - maxlen then redis.call('HDEL', seen, pairs[i]) end
       end
     end
   end
@@ -77,6 +84,19 @@ if token ~= '' then
 end
 return first
 """
+
+
+def save_script(ttl_s: int, maxlen: int, seen_ttl_s: int, channel: str) -> str:
+    """SAVE with a store's fixed settings written in."""
+    if not channel.replace(":", "").replace("_", "").isalnum():
+        raise ValueError(f"channel {channel!r} must be plain letters, digits, ':' and '_'")
+    return (
+        _SAVE.replace("@TTL@", str(int(ttl_s)))
+        .replace("@MAXLEN@", str(int(maxlen)))
+        .replace("@SEEN_TTL@", str(int(seen_ttl_s)))
+        .replace("@CHANNEL@", channel)
+    )
+
 
 # KEYS: lock.  ARGV: token.  Frees the lock of a turn that failed before saving.
 RELEASE = """
