@@ -83,7 +83,9 @@ class Domain:
 
         scheduler.handle(NOTICE_JOB, publish_later)
         customers = Customers(redis, vault, clock=clock)
-        cases = Cases(redis, policy, outbox, vault, clock=clock, timezone=zone)
+        cases = Cases(
+            redis, policy, outbox, vault, clock=clock, timezone=zone, batcher=store.batcher
+        )
         appointments = Appointments(
             redis,
             catalog,

@@ -34,6 +34,7 @@ from bot.services.outbox import Notice, Outbox
 from bot.services.policy import COMPLAINT_CATEGORIES, Policy
 from bot.services.vault import Vault, VaultError
 from bot.store import keys
+from bot.store.batching import ScriptBatcher
 from bot.store.conversations import _guard
 
 __all__ = [
@@ -76,8 +77,11 @@ class Cases:
         vault: Vault,
         clock: Callable[[], float] = time.time,
         timezone: str = "Asia/Shanghai",
+        batcher: ScriptBatcher | None = None,
     ) -> None:
         self._redis = redis
+        # Scripts share the pipeline of concurrent turns (the store's, when given).
+        self._batch = batcher or ScriptBatcher(redis)
         self._policy = policy
         self._outbox = outbox
         self._vault = vault
@@ -110,7 +114,7 @@ class Cases:
             fields = encode(number, draft, now, due, sealed)
             args: list[str | float] = [keys.CASE_TTL_S, now, actor, note, *flatten(fields)]
             keys_ = [keys.case(number), keys.case_events(number)]
-            if await _guard(self._open(keys_, args)):
+            if await _guard(self._batch.run(self._open, keys_, args)):
                 break
             log.warning("case number %s was taken already; issuing another", number)
         else:
@@ -163,7 +167,7 @@ class Cases:
         setting = {name: str(value) for name, value in fields.items() if value is not None}
         removing = [name for name, value in fields.items() if value is None]
         args: list[str | int] = [keys.CASE_TTL_S, len(setting), *flatten(setting), *removing]
-        stored = await _guard(self._set_fields([keys.case(number)], args))
+        stored = await _guard(self._batch.run(self._set_fields, [keys.case(number)], args))
         if not stored:
             raise CaseNotFound(number)
         return self._decode(pairs(stored))
@@ -171,12 +175,12 @@ class Cases:
     async def rate(self, number: str, rating: int) -> str:
         """Record a rating once on a resolved case: "ok", "missing", "rated" or its state."""
         args = [rating, self.clock()]
-        return str(await _guard(self._rate([keys.case(number)], args)))
+        return str(await _guard(self._batch.run(self._rate, [keys.case(number)], args)))
 
     async def _new_number(self, now: float) -> str:
         day = datetime.fromtimestamp(now, self._zone).date()
         counter = keys.number_counter(CASE, f"{day:%y%m%d}")
-        seq = await _guard(self._next_seq([counter], [keys.COUNTER_TTL_S]))
+        seq = await _guard(self._batch.run(self._next_seq, [counter], [keys.COUNTER_TTL_S]))
         return make_number(CASE, day, int(seq))
 
     async def _index(self, customer: str, number: str, kind: str, now: float) -> None:
@@ -200,7 +204,9 @@ class Cases:
         allowed = " ".join(ALLOWED_FROM[to_state])
         args: list[str | float] = [to_state, allowed, actor, note, self.clock()]
         args += [keys.CASE_TTL_S, int(release)]
-        result = await _guard(self._move([keys.case(number), keys.case_events(number)], args))
+        result = await _guard(
+            self._batch.run(self._move, [keys.case(number), keys.case_events(number)], args)
+        )
         status = result[0]
         if status == "missing":
             raise CaseNotFound(number)
