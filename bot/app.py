@@ -66,7 +66,9 @@ def load_services(settings: Settings, metrics: Metrics | None = None) -> Service
     return Services(
         settings=settings,
         catalogs=Catalogs.load(settings.locales_dir, settings.timezone),
-        nlu=Nlu.load(settings.locales_dir, timezone=settings.timezone),
+        nlu=Nlu.load(
+            settings.locales_dir, timezone=settings.timezone, cache_dir=settings.cache_dir
+        ),
         faq=Faq.load(settings.locales_dir),
         metrics=metrics,
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "shouwen"
 
 
 class SettingsError(ValueError):
@@ -52,6 +53,7 @@ class Settings:
     log_level: str = "INFO"
     locales_dir: Path = field(default=LOCALES_DIR)
     data_dir: Path = field(default=DATA_DIR)  # policy, appointment capacity, outages
+    cache_dir: Path = field(default=CACHE_DIR)  # trained intent models, to start faster
     secret_key: str | None = None  # encrypts personal data; None: a random key per start
     sms_provider: str | None = None  # "twilio" or "gateway"; None: codes go to the console
 
@@ -80,6 +82,7 @@ class Settings:
             conversation_ttl_days=_int(env, "SHOUWEN_CONVERSATION_TTL_DAYS", 30, 1, 3650),
             log_level=(env.get("SHOUWEN_LOG_LEVEL") or "INFO").upper(),
             data_dir=Path(env.get("SHOUWEN_DATA_DIR") or DATA_DIR),
+            cache_dir=Path(env.get("SHOUWEN_CACHE_DIR") or CACHE_DIR),
             secret_key=env.get("SHOUWEN_SECRET_KEY") or None,
             sms_provider=_choice(env, "SHOUWEN_SMS_PROVIDER", ("twilio", "gateway")),
         )

@@ -48,7 +48,7 @@ def test_report_lists_every_intent_and_the_confusions(report: tuple[str, dict[st
 def test_fast_scorer_matches_scikit_learn(language: str) -> None:
     data = load_training_data(LOCALES, language)
     pipeline = build_pipeline(language).fit([prepare(t) for t in data.texts], data.intents)
-    scorer = LinearScorer(pipeline)
+    scorer = LinearScorer.from_pipeline(pipeline)
     # Texts whose n-grams were all seen in training score exactly as scikit-learn does.
     for text in data.texts[::37]:
         expected = pipeline.decision_function([prepare(text)])[0]

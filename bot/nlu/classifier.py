@@ -16,16 +16,21 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.svm import LinearSVC
 
+from bot.nlu.analyzers import Analyzer
 from bot.nlu.data import TrainingData
 from bot.nlu.results import IntentScore
+
+if TYPE_CHECKING:
+    # Imported where a model is trained: importing scikit-learn takes over a second, and a
+    # model from the cache (bot/nlu/model_cache.py) needs none of it.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion, Pipeline
 
 OUT_OF_SCOPE = "out_of_scope"
 # Tuned together on cross-validation and on gibberish and unrelated probes
@@ -48,6 +53,9 @@ def prepare(text: str) -> str:
 
 def build_pipeline(language: str) -> Pipeline:
     """An untrained pipeline for `language`; also what cross-validation trains."""
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.svm import LinearSVC
+
     features: TfidfVectorizer | FeatureUnion
     if language == "en":
         features = FeatureUnion(
@@ -65,18 +73,24 @@ def build_pipeline(language: str) -> Pipeline:
 
 
 def _tfidf(**options: object) -> TfidfVectorizer:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     return TfidfVectorizer(sublinear_tf=True, lowercase=False, **options)
 
 
 @dataclass(frozen=True, slots=True)
-class _Block:
+class FeatureBlock:
     """One vectorizer's share of the model: its analyzer, vocabulary, idf and weights."""
 
-    analyzer: Callable[[str], list[str]]
+    spec: Analyzer
     vocabulary: dict[str, int]
     idf: NDArray[np.float64]
     weights: NDArray[np.float64]  # (block features, classes)
     max_idf: float
+    analyzer: Callable[[str], list[str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "analyzer", self.spec.build())
 
     def add_scores(self, text: str, scores: NDArray[np.float64]) -> None:
         known: dict[int, int] = {}
@@ -104,11 +118,22 @@ class LinearScorer:
     """The fitted pipeline's decision function, computed from its weights.
 
     Equal to ``LinearSVC.decision_function`` for text whose n-grams were all seen in
-    training; unseen n-grams shrink the margins (see `_Block.add_scores`).
+    training; unseen n-grams shrink the margins (see `FeatureBlock.add_scores`).
     """
 
-    def __init__(self, pipeline: Pipeline) -> None:
-        svm: LinearSVC = pipeline.named_steps["svm"]
+    def __init__(
+        self, labels: Sequence[str], intercept: NDArray[np.float64], blocks: Sequence[FeatureBlock]
+    ) -> None:
+        self.labels: tuple[str, ...] = tuple(labels)
+        self.intercept = intercept
+        self.blocks = list(blocks)
+
+    @classmethod
+    def from_pipeline(cls, pipeline: Pipeline) -> LinearScorer:
+        """The weights of a fitted pipeline."""
+        from sklearn.pipeline import FeatureUnion
+
+        svm = pipeline.named_steps["svm"]
         features = pipeline.named_steps["features"]
         vectorizers = (
             [v for _, v in features.transformer_list]
@@ -119,15 +144,15 @@ class LinearScorer:
         intercept = np.asarray(svm.intercept_, dtype=np.float64)
         if coef.shape[1] == 1:  # two classes: one margin, positive for the second class
             coef, intercept = np.hstack([-coef, coef]), np.concatenate([-intercept, intercept])
-        self.labels: tuple[str, ...] = tuple(str(c) for c in svm.classes_)
-        self.intercept: NDArray[np.float64] = intercept
-        self.blocks: list[_Block] = []
+        blocks: list[FeatureBlock] = []
         offset = 0
         for vectorizer in vectorizers:
             size = len(vectorizer.vocabulary_)
-            self.blocks.append(
-                _Block(
-                    analyzer=vectorizer.build_analyzer(),
+            low, high = vectorizer.ngram_range
+            pattern = vectorizer.token_pattern if vectorizer.analyzer == "word" else ""
+            blocks.append(
+                FeatureBlock(
+                    spec=Analyzer(str(vectorizer.analyzer), int(low), int(high), pattern or ""),
                     vocabulary={str(k): int(v) for k, v in vectorizer.vocabulary_.items()},
                     idf=np.asarray(vectorizer.idf_, dtype=np.float64),
                     weights=np.ascontiguousarray(coef[offset : offset + size]),
@@ -135,6 +160,7 @@ class LinearScorer:
                 )
             )
             offset += size
+        return cls([str(c) for c in svm.classes_], intercept, blocks)
 
     def margins(self, text: str) -> NDArray[np.float64]:
         """One margin per label."""
@@ -169,7 +195,7 @@ class IntentClassifier:
         """Fit on all of `data`'s examples."""
         pipeline = build_pipeline(data.language)
         pipeline.fit([prepare(text) for text in data.texts], list(data.intents))
-        return cls(data.language, LinearScorer(pipeline), threshold)
+        return cls(data.language, LinearScorer.from_pipeline(pipeline), threshold)
 
     @property
     def labels(self) -> tuple[str, ...]:

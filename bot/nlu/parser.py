@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from bot.i18n import negotiate
-from bot.nlu.classifier import IntentClassifier
-from bot.nlu.data import load_training_data
+from bot.nlu import model_cache
+from bot.nlu.classifier import DEFAULT_THRESHOLD, IntentClassifier
+from bot.nlu.data import TrainingData, load_training_data
 from bot.nlu.entities import EntityExtractor
 from bot.nlu.results import Parse
 
@@ -50,10 +51,12 @@ class Nlu:
         languages: Sequence[str] = ("zh", "en"),
         *,
         timezone: str = "Asia/Shanghai",
+        cache_dir: pathlib.Path | None = None,
     ) -> Nlu:
-        """Train a classifier per language from ``locales/<lang>/nlu.yml``."""
+        """A classifier per language from ``locales/<lang>/nlu.yml``: trained, or taken from
+        `cache_dir` when a model of the same data is stored there (and stored after training)."""
         classifiers = {
-            language: IntentClassifier.train(load_training_data(locales_dir, language))
+            language: _classifier(load_training_data(locales_dir, language), cache_dir)
             for language in languages
         }
         entities = EntityExtractor(timezone)
@@ -102,6 +105,18 @@ class Nlu:
         if len(_LATIN_WORD.findall(text.translate(_CLEAN))) >= 2:
             return "en"
         return None
+
+
+def _classifier(data: TrainingData, cache_dir: pathlib.Path | None) -> IntentClassifier:
+    if cache_dir is None:
+        return IntentClassifier.train(data)
+    key = model_cache.model_key(data)
+    scorer = model_cache.load(cache_dir, key)
+    if scorer is not None:
+        return IntentClassifier(data.language, scorer, DEFAULT_THRESHOLD)
+    trained = IntentClassifier.train(data)
+    model_cache.save(cache_dir, key, trained.scorer)
+    return trained
 
 
 def run_parse(nlu: Nlu, text: str, language: str) -> str:

@@ -1,9 +1,10 @@
 """The FAQ knowledge base: per-language entries from ``locales/<lang>/faq.yml``, matched by TF-IDF.
 
 Each language is indexed once, at load time. An entry is one document, its question and
-examples together; scikit-learn's ``TfidfVectorizer`` fitted on those documents gives the
-vocabulary and IDF weights (character n-grams for Chinese; character n-grams within words
-plus whole words for English). A message is scored by cosine similarity with each entry.
+examples together; its vocabulary and IDF weights are what scikit-learn's smoothed
+``TfidfVectorizer`` would give (character n-grams for Chinese; character n-grams within
+words plus whole words for English), computed without importing scikit-learn, which would
+cost the server a second at start. A message is scored by cosine similarity with each entry.
 Scoring whole entries rather than their closest single example did better in
 leave-one-out tests: the words of a paraphrase are usually spread over several examples.
 
@@ -18,13 +19,14 @@ import pathlib
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import yaml
 
 from bot.i18n import negotiate
+from bot.nlu.analyzers import Analyzer
 
 __all__ = ["TOPICS", "Faq", "FaqEntry", "FaqMatch"]
 
@@ -259,24 +261,20 @@ class _Space:
     """One fitted TF-IDF space: its vocabulary, IDF and an inverted index of the entries."""
 
     def __init__(self, config: _SpaceConfig, documents: Sequence[Sequence[str]]) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer  # heavy: load time only
-
         self.weight = config.weight
         self._join = config.join_words
-        self._analyze: Callable[[str], list[str]] = TfidfVectorizer(
-            analyzer=config.analyzer,
-            ngram_range=config.ngram_range,
-            lowercase=False,
-            **({"token_pattern": r"(?u)\b\w+\b"} if config.analyzer == "word" else {}),
-        ).build_analyzer()
+        pattern = r"(?u)\b\w+\b" if config.analyzer == "word" else ""
+        low, high = config.ngram_range
+        self._analyze = Analyzer(config.analyzer, low, high, pattern).build()
         # An entry's document is its phrases analysed one by one, so no n-gram runs from
-        # the end of one example into the start of the next.
-        vectorizer = TfidfVectorizer(analyzer=self._analyze_phrases, sublinear_tf=True)
-        vectorizer.fit(documents)
-        self._vocabulary = {
-            str(term): int(column) for term, column in vectorizer.vocabulary_.items()
-        }
-        self._idf = [float(value) for value in vectorizer.idf_]
+        # the end of one example into the start of the next. IDF as scikit-learn smooths it.
+        frequencies = Counter(
+            term for phrases in documents for term in set(self._analyze_phrases(phrases))
+        )
+        terms = sorted(frequencies)
+        self._vocabulary = {term: column for column, term in enumerate(terms)}
+        count = len(documents)
+        self._idf = [math.log((1 + count) / (1 + frequencies[term])) + 1.0 for term in terms]
         # What scikit-learn's smoothing gives a term no entry uses. Such terms count in a
         # query's length, so a message mostly about something else scores low.
         self._unseen_idf = math.log(len(documents) + 1) + 1.0
