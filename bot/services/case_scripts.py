@@ -69,3 +69,27 @@ if state ~= 'resolved' then return state end
 redis.call('HSET', case, 'rating', rating, 'updated', ts)
 return 'ok'
 """
+
+# KEYS: the customer's complaint index.  ARGV: since (epoch s).  How many complaints the
+# customer opened since then (the repeat rule). A script so that it rides the turns' pipeline.
+COUNT_SINCE = """
+local complaints, since = KEYS[1], ARGV[1]
+return redis.call('ZCOUNT', complaints, since, '+inf')
+"""
+
+# KEYS: the customer's case index, their complaint index.  ARGV: number, created (epoch s),
+# kind, customer ttl s, forget before (epoch s).  Files a new case under its customer; a
+# complaint also goes into the index the repeat rule reads, which forgets what the cases
+# outlived. One customer's keys share a hash tag, so this is cluster-safe.
+INDEX = """
+local cases, complaints = KEYS[1], KEYS[2]
+local number, created, kind, ttl, forget = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+redis.call('ZADD', cases, created, number)
+redis.call('EXPIRE', cases, ttl)
+if kind == 'complaint' then
+  redis.call('ZADD', complaints, created, number)
+  redis.call('ZREMRANGEBYSCORE', complaints, '-inf', forget)
+  redis.call('EXPIRE', complaints, ttl)
+end
+return 1
+"""

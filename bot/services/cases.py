@@ -28,7 +28,15 @@ from bot.services.case_records import (
     flatten,
     pairs,
 )
-from bot.services.case_scripts import MOVE, NEXT_SEQ, OPEN, RATE, SET_FIELDS
+from bot.services.case_scripts import (
+    COUNT_SINCE,
+    INDEX,
+    MOVE,
+    NEXT_SEQ,
+    OPEN,
+    RATE,
+    SET_FIELDS,
+)
 from bot.services.numbers import CASE, make_number
 from bot.services.outbox import Notice, Outbox
 from bot.services.policy import COMPLAINT_CATEGORIES, Policy
@@ -92,6 +100,8 @@ class Cases:
         self._move = redis.register_script(MOVE)
         self._set_fields = redis.register_script(SET_FIELDS)
         self._rate = redis.register_script(RATE)
+        self._count_since = redis.register_script(COUNT_SINCE)
+        self._file = redis.register_script(INDEX)
 
     @property
     def redis(self) -> aioredis.Redis:
@@ -157,7 +167,7 @@ class Cases:
     async def complaints_since(self, customer: str, since: float) -> int:
         """How many complaints the customer opened at or after `since`."""
         key = keys.customer_complaints(customer)
-        return int(await _guard(self._redis.zcount(key, since, "+inf")))
+        return int(await _guard(self._batch.run(self._count_since, [key], [since])))
 
     async def set_fields(self, number: str, **fields: str | int | None) -> Case:
         """Set rating, comment, callback or owner (None removes one); CaseNotFound if none."""
@@ -184,17 +194,9 @@ class Cases:
         return make_number(CASE, day, int(seq))
 
     async def _index(self, customer: str, number: str, kind: str, now: float) -> None:
-        # One customer's keys share a hash tag, so this MULTI is cluster-safe.
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.zadd(keys.customer_cases(customer), {number: now})
-        pipe.expire(keys.customer_cases(customer), keys.CUSTOMER_TTL_S)
-        if kind == "complaint":
-            complaints = keys.customer_complaints(customer)
-            pipe.zadd(complaints, {number: now})
-            # The repeat rule looks back days, not years: forget what the cases outlived.
-            pipe.zremrangebyscore(complaints, "-inf", now - keys.CASE_TTL_S)
-            pipe.expire(complaints, keys.CUSTOMER_TTL_S)
-        await _guard(pipe.execute())
+        index_keys = [keys.customer_cases(customer), keys.customer_complaints(customer)]
+        args = [number, now, kind, keys.CUSTOMER_TTL_S, now - keys.CASE_TTL_S]
+        await _guard(self._batch.run(self._file, index_keys, args))
 
     async def _apply_move(
         self, number: str, to_state: str, actor: str, note: str, *, release: bool
