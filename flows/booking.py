@@ -48,6 +48,7 @@ from flows.booking_texts import (
     time_reason,
 )
 from flows.booking_windows import ask_when, choose, now_at, offer_nearest
+from flows.contact import verified_phone
 
 
 class BookingFlow:
@@ -337,11 +338,9 @@ class BookingFlow:
 
     async def _customer_phone(self, turn: Turn) -> bool:
         """Use the verified customer's phone as the contact, if there is one."""
-        if turn.state.customer is None:
+        phone = await verified_phone(turn)
+        if phone is None:
             return False
-        customer = await turn.domain.customers.get(turn.state.customer)
-        if customer is None:
-            return False
-        turn.state.slots[PHONE_SLOT] = turn.domain.vault.seal(customer.phone)
+        turn.state.slots[PHONE_SLOT] = turn.domain.vault.seal(phone)
         await self.next(turn)
         return True

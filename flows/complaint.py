@@ -13,6 +13,7 @@ from bot.i18n import Text, _
 from bot.services.cases import CaseDraft
 from bot.services.complaints import mentions
 from bot.services.policy import COMPLAINT_CATEGORIES
+from flows.contact import verified_phone
 from flows.progress import CATEGORY_NAMES, GRADE_NAMES, case_card, moment
 from flows.verify import read_mobile, tried
 
@@ -256,9 +257,7 @@ class ComplaintFlow:
 
     async def _contact(self, turn: Turn) -> tuple[str, str | None]:
         """The customer id and contact phone: the verified customer's, or the one given."""
-        customers = turn.domain.customers
         if turn.state.customer is not None and "phone" not in turn.state.slots:
-            known = await customers.get(turn.state.customer)
-            return turn.state.customer, known.phone if known is not None else None
+            return turn.state.customer, await verified_phone(turn)
         phone = turn.domain.vault.open(str(turn.state.slots["phone"]))
-        return customers.id_for(phone), phone
+        return turn.domain.customers.id_for(phone), phone

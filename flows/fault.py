@@ -22,6 +22,7 @@ from bot.services.outbox import NOTICE_JOB, Notice
 from bot.services.vault import mask_phone
 from flows.booking_slots import match_place, read_phone
 from flows.booking_texts import PHONE_REASONS
+from flows.contact import verified_phone
 
 # The service whose areas the customer picks from, and which the visit offer books.
 REPAIR_SERVICE = "onsite_repair"
@@ -221,12 +222,10 @@ class FaultFlow:
 
     async def _customer_phone(self, turn: Turn) -> bool:
         """Use the verified customer's phone as the contact, if there is one."""
-        if turn.state.customer is None:
+        phone = await verified_phone(turn)
+        if phone is None:
             return False
-        customer = await turn.domain.customers.get(turn.state.customer)
-        if customer is None:
-            return False
-        turn.state.slots[PHONE] = turn.domain.vault.seal(customer.phone)
+        turn.state.slots[PHONE] = turn.domain.vault.seal(phone)
         return True
 
     async def _open_case(self, turn: Turn) -> None:
