@@ -26,8 +26,8 @@ from bot.domain import Domain
 from bot.i18n import Text, _
 from bot.services.cases import CaseDraft
 from bot.services.policy import COMPLAINT_CATEGORIES
-from flows.complaint import category_of
-from flows.progress import CATEGORY_NAMES, GRADE_NAMES, case_card, moment
+from flows.complaint import category_of, filed
+from flows.progress import CATEGORY_NAMES, case_card
 from flows.verify import read_mobile
 
 ABOUT = _("What is your complaint about?")
@@ -129,29 +129,11 @@ def complaint_router(services: Services, domain: Domain) -> Router:
                 contact=contact,
             )
         )
-        promised = domain.policy.complaint_response[grade.grade]
-        registered = _(
-            "Your complaint is registered as case {number}, graded {grade}. "
-            "We will respond within {hours} hours, by {due}.",
-            number=case.number,
-            grade=GRADE_NAMES[grade.grade],
-            hours=round(promised.total_seconds() / 3600),
-            due=moment(case.due["response"]),
-        )
+        registered, *raised = filed(domain.policy, case, grade)
         card = case_card(seen.as_turn(), case)
         lines = "\n".join(f"{f.label}: {f.value}" for f in card.fields)
         parts = [catalogs.render(language, registered), f"{card.title} {card.number}\n{lines}"]
-        reasons = {
-            "terms": _("what you describe"),
-            "repeat": _(
-                "a repeat complaint within {days} days", days=domain.policy.repeat_window.days
-            ),
-            "regulator": _("the regulator is named"),
-        }
-        raised = [seen.render(reasons[r]) for r in grade.reason.split(",") if r in reasons]
-        if raised:
-            because = _("Graded higher because of: {reasons}.", reasons=", ".join(raised))
-            parts.append(seen.render(because))
+        parts.extend(catalogs.render(language, text) for text in raised)
         buttons = [
             (_("Check progress"), f"progress:show:{case.number}"),
             (_("Main menu"), "cmd:menu"),

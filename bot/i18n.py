@@ -125,6 +125,8 @@ class Catalogs:
     def format_value(self, language: str, value: object) -> str:
         if isinstance(value, Text):
             return self.render(language, value)
+        if isinstance(value, tuple):  # a listing: each item formatted, then joined
+            return ", ".join(self.format_value(language, item) for item in value)
         if isinstance(value, datetime):
             return self.format_datetime(language, value)
         if isinstance(value, bool):

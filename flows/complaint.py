@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from bot.dialog import Turn
 from bot.i18n import Text, _
-from bot.services.cases import CaseDraft
-from bot.services.complaints import mentions
-from bot.services.policy import COMPLAINT_CATEGORIES
+from bot.services.cases import Case, CaseDraft
+from bot.services.complaints import Grade, mentions
+from bot.services.policy import COMPLAINT_CATEGORIES, Policy
 from flows.contact import verified_phone
 from flows.progress import CATEGORY_NAMES, GRADE_NAMES, case_card, moment
-from flows.verify import read_mobile, tried
+from flows.verify import read_mobile
 
 # Words that point to a category, tried in this order (the more specific first: "宽带修了
 # 三次没修好" is a fault not fixed before it is about the network).
@@ -89,16 +89,29 @@ def category_of(turn: Turn, text: str) -> str | None:
     return None
 
 
-def _raised_because(turn: Turn, reasons: list[str]) -> list[str]:
-    """The grader's reason codes that raised the grade, as the customer reads them."""
-    texts = {
+def filed(policy: Policy, case: Case, grade: Grade) -> list[Text]:
+    """What a customer is told once the complaint is filed: its number, grade and promised
+    response time, then why the grade went up, if it did."""
+    promised = policy.complaint_response[grade.grade]
+    texts = [
+        _(
+            "Your complaint is registered as case {number}, graded {grade}. "
+            "We will respond within {hours} hours, by {due}.",
+            number=case.number,
+            grade=GRADE_NAMES[grade.grade],
+            hours=round(promised.total_seconds() / 3600),
+            due=moment(case.due["response"]),
+        )
+    ]
+    why = {
         "terms": _("what you describe"),
-        "repeat": _(
-            "a repeat complaint within {days} days", days=turn.domain.policy.repeat_window.days
-        ),
+        "repeat": _("a repeat complaint within {days} days", days=policy.repeat_window.days),
         "regulator": _("the regulator is named"),
     }
-    return [turn.render(texts[reason]) for reason in reasons if reason in texts]
+    raised = [why[reason] for reason in grade.reason.split(",") if reason in why]
+    if raised:
+        texts.append(_("Graded higher because of: {reasons}.", reasons=tuple(raised)))
+    return texts
 
 
 class ComplaintFlow:
@@ -183,7 +196,7 @@ class ComplaintFlow:
         phone = read_mobile(turn)
         if not isinstance(phone, str):
             turn.say(phone)
-            return tried(turn.text)
+            return False  # asked again; the engine decides if it asked for something else
         turn.understood()
         turn.state.slots["phone"] = turn.domain.vault.seal(phone)
         await self._advance(turn)
@@ -234,26 +247,17 @@ class ComplaintFlow:
             )
         )
         turn.finish()
-        promised = domain.policy.complaint_response[grade.grade]
-        text = _(
-            "Your complaint is registered as case {number}, graded {grade}. "
-            "We will respond within {hours} hours, by {due}.",
-            number=case.number,
-            grade=GRADE_NAMES[grade.grade],
-            hours=round(promised.total_seconds() / 3600),
-            due=moment(case.due["response"]),
-        )
+        registered, *raised = filed(domain.policy, case, grade)
         turn.say(
-            text,
+            registered,
             buttons=[
                 (_("Check progress"), f"progress:show:{case.number}"),
                 (_("Main menu"), "cmd:menu"),
             ],
             card=case_card(turn, case),
         )
-        raised = _raised_because(turn, grade.reason.split(","))
-        if raised:
-            turn.say(_("Graded higher because of: {reasons}.", reasons=", ".join(raised)))
+        for text in raised:
+            turn.say(text)
 
     async def _contact(self, turn: Turn) -> tuple[str, str | None]:
         """The customer id and contact phone: the verified customer's, or the one given."""

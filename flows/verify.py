@@ -21,8 +21,6 @@ _LETTERS = re.compile(r"[^\W\d_]", re.ASCII)
 _NOT_DIGITS = re.compile(r"\D")
 _SPACES = re.compile(r"[\s\-]")
 MOBILE_DIGITS = 11
-# A message with this many digits was meant as a number, however mistyped.
-MIN_TRY_DIGITS = 3
 
 
 def read_mobile(turn: Turn) -> str | Text:
@@ -48,12 +46,6 @@ def read_mobile(turn: Turn) -> str | Text:
         "That is not a valid mainland China mobile number. Please check it "
         "(a mobile number starts with 1, e.g. 13800138000)."
     )
-
-
-def tried(text: str) -> bool:
-    """Whether a message is a (failed) try at a number rather than something else: digits in
-    it. Its reason is asked again, and the engine must not take it for another request."""
-    return sum(ch.isdigit() for ch in text) >= MIN_TRY_DIGITS
 
 
 class VerifyFlow:
@@ -107,7 +99,7 @@ class VerifyFlow:
         phone = read_mobile(turn)
         if not isinstance(phone, str):
             turn.say(phone)
-            return tried(turn.text)
+            return False  # asked again; the engine decides if it asked for something else
         turn.understood()
         await self._send(turn, phone)
         return True
@@ -153,7 +145,7 @@ class VerifyFlow:
                 ),
                 buttons=self._code_buttons(),
             )
-            return tried(turn.text)
+            return False  # asked again; the engine decides if it asked for something else
         turn.understood()
         phone = self._phone(turn)
         checked = await turn.domain.verification.check(turn.conversation, phone, code)
