@@ -19,7 +19,7 @@ from bot.services.catalog import Slot, Window
 from bot.services.vault import Vault, VaultError
 from bot.store import keys
 from bot.store.batching import ScriptBatcher
-from bot.store.conversations import _guard
+from bot.store.guard import guarded
 
 APPOINTMENT_STATES = ("booked", "cancelled", "done", "no_show")
 
@@ -249,10 +249,10 @@ class Records:
         sealed_id = self._vault.seal(id_number) if id_number else None
         fields = encode(appointment, contact, sealed_id)
         args = [keys.CASE_TTL_S, *(part for pair in fields.items() for part in pair)]
-        await _guard(self._batch.run(self._create, [keys.appointment(appointment.number)], args))
+        await guarded(self._batch.run(self._create, [keys.appointment(appointment.number)], args))
 
     async def get(self, number: str) -> Appointment | None:
-        fields: dict[str, str] = await _guard(self._redis.hgetall(keys.appointment(number)))  # type: ignore[arg-type]
+        fields: dict[str, str] = await guarded(self._redis.hgetall(keys.appointment(number)))  # type: ignore[arg-type]
         return decode(fields, self._vault) if fields else None
 
     async def get_many(self, numbers: Sequence[str]) -> list[Appointment]:
@@ -260,7 +260,7 @@ class Records:
         async with self._redis.pipeline(transaction=False) as pipe:
             for number in numbers:
                 pipe.hgetall(keys.appointment(number))
-            found: list[dict[str, str]] = await _guard(pipe.execute())
+            found: list[dict[str, str]] = await guarded(pipe.execute())
         return [decode(fields, self._vault) for fields in found if fields]
 
     async def change_state(
@@ -268,7 +268,7 @@ class Records:
     ) -> str:
         """Booked -> `state`; "ok", "unknown" or the state it is in (see CHANGE_STATE)."""
         args: list[str | float] = [state, customer, now, keys.CASE_TTL_S, actor]
-        status: str = await _guard(self._change_state(keys=[keys.appointment(number)], args=args))
+        status: str = await guarded(self._change_state(keys=[keys.appointment(number)], args=args))
         return status
 
     async def move(
@@ -286,11 +286,11 @@ class Records:
             now,
             keys.CASE_TTL_S,
         ]
-        status: str = await _guard(self._move(keys=[keys.appointment(number)], args=args))
+        status: str = await guarded(self._move(keys=[keys.appointment(number)], args=args))
         return status
 
     async def rate(self, number: str, rating: int, now: float) -> str:
         """Record a done visit's rating once; "ok" or why not (see RATE)."""
         args: list[str | float] = [rating, now, keys.CASE_TTL_S]
-        status: str = await _guard(self._rate(keys=[keys.appointment(number)], args=args))
+        status: str = await guarded(self._rate(keys=[keys.appointment(number)], args=args))
         return status

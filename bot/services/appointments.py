@@ -47,7 +47,7 @@ from bot.services.scheduler import Scheduler
 from bot.services.vault import Vault
 from bot.store import keys
 from bot.store.batching import ScriptBatcher
-from bot.store.conversations import _guard
+from bot.store.guard import guarded
 
 __all__ = [
     "SERVICE_TYPES",
@@ -279,7 +279,7 @@ class Appointments:
         when: float | str = due if due > self._clock() else ""
         spec = f"{REMINDER} {appointment.number} {appointment.start}"
         job_keys = [keys.SCHEDULE, keys.SCHEDULE_JOBS]
-        await _guard(self._batch.run(self._set_job, job_keys, [job, when, spec]))
+        await guarded(self._batch.run(self._set_job, job_keys, [job, when, spec]))
 
     # --- Steps ----------------------------------------------------------------------------
 
@@ -314,7 +314,7 @@ class Appointments:
     async def _next_number(self, now: float) -> str:
         day = datetime.fromtimestamp(now, self._zone).date()
         key = keys.number_counter(APPOINTMENT, f"{day:%y%m%d}")
-        seq = await _guard(self._batch.run(self._next_seq, [key], [keys.COUNTER_TTL_S]))
+        seq = await guarded(self._batch.run(self._next_seq, [key], [keys.COUNTER_TTL_S]))
         return make_number(APPOINTMENT, day, int(seq))
 
     async def _notify(self, appointment: Appointment, kind: str) -> None:

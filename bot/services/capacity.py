@@ -22,7 +22,7 @@ from bot.services.catalog import Catalog, ServiceType, Slot, Window
 from bot.services.policy import Policy
 from bot.store import keys
 from bot.store.batching import ScriptBatcher
-from bot.store.conversations import _guard
+from bot.store.guard import guarded
 
 # Window hashes outlive their day by this much: late marks and reschedules still find them.
 WINDOW_KEEP = timedelta(days=3)
@@ -232,7 +232,7 @@ class Capacity:
         ttl = max(int((window.end + WINDOW_KEEP).timestamp() - self._clock()), 86_400)
         key = keys.window_bookings(window.place, f"{window.day:%Y%m%d}")
         args: list[str | float] = [window.id, number, window.capacity, ttl]
-        if await _guard(self._batch.run(self._take_window, [key], args)):
+        if await guarded(self._batch.run(self._take_window, [key], args)):
             return
         if previous is not None:
             await self.set_time(customer, number, *previous)
@@ -244,7 +244,9 @@ class Capacity:
     async def release_window(self, window_id: str, place: str, number: str) -> bool:
         """Free the place `number` held in the window; False if it held none."""
         key = keys.window_bookings(place, window_day(window_id))
-        return bool(await _guard(self._batch.run(self._release_window, [key], [window_id, number])))
+        return bool(
+            await guarded(self._batch.run(self._release_window, [key], [window_id, number]))
+        )
 
     async def _taken(self, windows: Sequence[Window]) -> dict[str, int]:
         """Places taken per window id: one read per place-day, sent together."""
@@ -255,7 +257,7 @@ class Capacity:
         if not by_day:
             return {}
         reads = [self._batch.run(self._taken_script, [key], ids) for key, ids in by_day.items()]
-        counts: list[list[str | None]] = await _guard(asyncio.gather(*reads))
+        counts: list[list[str | None]] = await guarded(asyncio.gather(*reads))
         return {
             window_id: int(count or 0)
             for ids, found in zip(by_day.values(), counts, strict=True)
@@ -268,21 +270,23 @@ class Capacity:
         key_list = [keys.customer_appointments(customer), keys.customer_appointment_list(customer)]
         now = self._clock()
         args: list[str | float] = [number, start, end, now, keys.CUSTOMER_TTL_S, created]
-        other: str = await _guard(self._batch.run(self._take_time, key_list, [*args, HISTORY_KEEP]))
+        other: str = await guarded(
+            self._batch.run(self._take_time, key_list, [*args, HISTORY_KEEP])
+        )
         return other or None
 
     async def set_time(self, customer: str, number: str, start: float, end: float) -> None:
         """Put back the booked time of `number` (undoing a reschedule that failed)."""
         key = keys.customer_appointments(customer)
-        await _guard(self._redis.hset(key, number, f"{start} {end}"))  # type: ignore[arg-type]
+        await guarded(self._redis.hset(key, number, f"{start} {end}"))  # type: ignore[arg-type]
 
     async def free_time(self, customer: str, number: str) -> None:
         """`number` no longer keeps `customer` busy (cancelled, done, or a booking undone)."""
         key = keys.customer_appointments(customer)
-        await _guard(self._redis.hdel(key, number))  # type: ignore[arg-type]
+        await guarded(self._redis.hdel(key, number))  # type: ignore[arg-type]
 
     async def appointment_numbers(self, customer: str, limit: int) -> list[str]:
         """The customer's appointment numbers, newest first."""
         key = keys.customer_appointment_list(customer)
-        numbers: list[str] = await _guard(self._redis.zrevrange(key, 0, limit - 1))
+        numbers: list[str] = await guarded(self._redis.zrevrange(key, 0, limit - 1))
         return numbers

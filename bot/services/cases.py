@@ -43,7 +43,7 @@ from bot.services.policy import COMPLAINT_CATEGORIES, Policy
 from bot.services.vault import Vault, VaultError
 from bot.store import keys
 from bot.store.batching import ScriptBatcher
-from bot.store.conversations import _guard
+from bot.store.guard import guarded
 
 __all__ = [
     "ALLOWED_FROM",
@@ -124,7 +124,7 @@ class Cases:
             fields = encode(number, draft, now, due, sealed)
             args: list[str | float] = [keys.CASE_TTL_S, now, actor, note, *flatten(fields)]
             keys_ = [keys.case(number), keys.case_events(number)]
-            if await _guard(self._batch.run(self._open, keys_, args)):
+            if await guarded(self._batch.run(self._open, keys_, args)):
                 break
             log.warning("case number %s was taken already; issuing another", number)
         else:
@@ -136,7 +136,7 @@ class Cases:
     async def get(self, number: str) -> Case | None:
         """The case with this number, or None."""
         reading = self._redis.hgetall(keys.case(number))
-        fields: dict[str, str] = await _guard(reading)  # type: ignore[arg-type]
+        fields: dict[str, str] = await guarded(reading)  # type: ignore[arg-type]
         return self._decode(fields) if fields else None
 
     async def move(self, number: str, to_state: str, *, actor: str, note: str = "") -> Case:
@@ -148,26 +148,26 @@ class Cases:
 
     async def events(self, number: str) -> list[CaseEvent]:
         """The case's archive, oldest first."""
-        entries = await _guard(self._redis.xrange(keys.case_events(number)))
-        if not entries and not await _guard(self._redis.exists(keys.case(number))):
+        entries = await guarded(self._redis.xrange(keys.case_events(number)))
+        if not entries and not await guarded(self._redis.exists(keys.case(number))):
             raise CaseNotFound(number)
         return [decode_event(fields) for _id, fields in entries]
 
     async def of_customer(self, customer: str, limit: int = 10) -> list[Case]:
         """The customer's cases, newest first (expired ones left out)."""
-        numbers = await _guard(self._redis.zrevrange(keys.customer_cases(customer), 0, limit - 1))
+        numbers = await guarded(self._redis.zrevrange(keys.customer_cases(customer), 0, limit - 1))
         if not numbers:
             return []
         pipe = self._redis.pipeline(transaction=False)
         for number in numbers:
             pipe.hgetall(keys.case(number))
-        found: list[dict[str, str]] = await _guard(pipe.execute())
+        found: list[dict[str, str]] = await guarded(pipe.execute())
         return [self._decode(fields) for fields in found if fields]
 
     async def complaints_since(self, customer: str, since: float) -> int:
         """How many complaints the customer opened at or after `since`."""
         key = keys.customer_complaints(customer)
-        return int(await _guard(self._batch.run(self._count_since, [key], [since])))
+        return int(await guarded(self._batch.run(self._count_since, [key], [since])))
 
     async def set_fields(self, number: str, **fields: str | int | None) -> Case:
         """Set rating, comment, callback or owner (None removes one); CaseNotFound if none."""
@@ -177,7 +177,7 @@ class Cases:
         setting = {name: str(value) for name, value in fields.items() if value is not None}
         removing = [name for name, value in fields.items() if value is None]
         args: list[str | int] = [keys.CASE_TTL_S, len(setting), *flatten(setting), *removing]
-        stored = await _guard(self._batch.run(self._set_fields, [keys.case(number)], args))
+        stored = await guarded(self._batch.run(self._set_fields, [keys.case(number)], args))
         if not stored:
             raise CaseNotFound(number)
         return self._decode(pairs(stored))
@@ -185,18 +185,18 @@ class Cases:
     async def rate(self, number: str, rating: int) -> str:
         """Record a rating once on a resolved case: "ok", "missing", "rated" or its state."""
         args = [rating, self.clock()]
-        return str(await _guard(self._batch.run(self._rate, [keys.case(number)], args)))
+        return str(await guarded(self._batch.run(self._rate, [keys.case(number)], args)))
 
     async def _new_number(self, now: float) -> str:
         day = datetime.fromtimestamp(now, self._zone).date()
         counter = keys.number_counter(CASE, f"{day:%y%m%d}")
-        seq = await _guard(self._batch.run(self._next_seq, [counter], [keys.COUNTER_TTL_S]))
+        seq = await guarded(self._batch.run(self._next_seq, [counter], [keys.COUNTER_TTL_S]))
         return make_number(CASE, day, int(seq))
 
     async def _index(self, customer: str, number: str, kind: str, now: float) -> None:
         index_keys = [keys.customer_cases(customer), keys.customer_complaints(customer)]
         args = [number, now, kind, keys.CUSTOMER_TTL_S, now - keys.CASE_TTL_S]
-        await _guard(self._batch.run(self._file, index_keys, args))
+        await guarded(self._batch.run(self._file, index_keys, args))
 
     async def _apply_move(
         self, number: str, to_state: str, actor: str, note: str, *, release: bool
@@ -206,7 +206,7 @@ class Cases:
         allowed = " ".join(ALLOWED_FROM[to_state])
         args: list[str | float] = [to_state, allowed, actor, note, self.clock()]
         args += [keys.CASE_TTL_S, int(release)]
-        result = await _guard(
+        result = await guarded(
             self._batch.run(self._move, [keys.case(number), keys.case_events(number)], args)
         )
         status = result[0]

@@ -17,7 +17,7 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberTyp
 
 from bot.services.vault import Vault
 from bot.store import keys
-from bot.store.conversations import _guard
+from bot.store.guard import guarded
 
 # Numbers without a country code are read as Chinese ones.
 REGION = "CN"
@@ -90,12 +90,12 @@ class Customers:
             locale,
             keys.CUSTOMER_TTL_S,
         ]
-        sealed, created = await _guard(self._ensure(keys=[keys.customer(customer_id)], args=args))
+        sealed, created = await guarded(self._ensure(keys=[keys.customer(customer_id)], args=args))
         return Customer(customer_id, self.vault.open(sealed), float(created), locale)
 
     async def get(self, customer_id: str) -> Customer | None:
         """The customer with this id, or None."""
-        fields = await _guard(self._redis.hgetall(keys.customer(customer_id)))  # type: ignore[arg-type]
+        fields = await guarded(self._redis.hgetall(keys.customer(customer_id)))  # type: ignore[arg-type]
         if not fields or "p" not in fields:
             return None
         return Customer(
@@ -111,9 +111,9 @@ class Customers:
             pipe.zremrangebyrank(key, 0, -MAX_CONVERSATIONS - 1)
             pipe.expire(key, keys.CUSTOMER_TTL_S)
             pipe.expire(keys.customer(customer_id), keys.CUSTOMER_TTL_S)
-            await _guard(pipe.execute())
+            await guarded(pipe.execute())
 
     async def conversations(self, customer_id: str) -> list[str]:
         """The customer's conversations, most recently used first."""
         key = keys.customer_conversations(customer_id)
-        return list(await _guard(self._redis.zrevrange(key, 0, -1)))
+        return list(await guarded(self._redis.zrevrange(key, 0, -1)))

@@ -25,7 +25,8 @@ from bot.messages import Reply
 from bot.state import ConversationState
 from bot.store import keys
 from bot.store.batching import ScriptBatcher
-from bot.store.conversations import ConversationStore, NewEntry, _guard, stop_if_cancelled
+from bot.store.conversations import ConversationStore, NewEntry
+from bot.store.guard import guarded, stop_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ class Outbox:
 
     async def publish(self, notice: Notice) -> str:
         """Queue `notice` for delivery; returns the stream entry id."""
-        entry_id = await _guard(self._batch.run(self._publish, [keys.OUTBOX], [notice.to_json()]))
+        entry_id = await guarded(self._batch.run(self._publish, [keys.OUTBOX], [notice.to_json()]))
         self._wake.set()
         return str(entry_id)
 
@@ -212,16 +213,16 @@ class Outbox:
 
     async def retries(self) -> int:
         """Notices waiting for a later attempt."""
-        return int(await _guard(self._redis.zcard(keys.OUTBOX_RETRY)))
+        return int(await guarded(self._redis.zcard(keys.OUTBOX_RETRY)))
 
     async def dead(self) -> list[tuple[Notice, str, int]]:
         """Notices given up on, oldest first: (notice, reason, attempts)."""
-        items = await _guard(self._redis.xrange(keys.OUTBOX_DEAD, "-", "+"))
+        items = await guarded(self._redis.xrange(keys.OUTBOX_DEAD, "-", "+"))
         return [(Notice.from_json(f["n"]), f["reason"], int(f["a"])) for _id, f in items]
 
     async def _step(self, consumer: str, block_ms: int | None) -> int:
         await self._ensure_group()
-        await _guard(
+        await guarded(
             self._requeue(keys=[keys.OUTBOX_RETRY, keys.OUTBOX], args=[self._clock(), BATCH])
         )
         handled = 0
@@ -269,7 +270,7 @@ class Outbox:
 
     async def _call(self, call: Any) -> Any:
         try:
-            return await _guard(call)
+            return await guarded(call)
         except StoreUnavailable as error:
             if "NOGROUP" in str(error):  # the stream was deleted; recreate it next step
                 self._group_ready = False
@@ -313,5 +314,5 @@ class Outbox:
         due = self._clock() + self.backoff(attempt - 1) if action == "retry" else 0
         keys_ = [keys.OUTBOX, keys.OUTBOX_RETRY, keys.OUTBOX_DEAD]
         args = [GROUP, entry_id, action, due, raw, attempt, reason, DEAD_MAXLEN]
-        await _guard(self._settle(keys=keys_, args=args))
+        await guarded(self._settle(keys=keys_, args=args))
         return 1

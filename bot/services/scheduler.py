@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 
 from bot.errors import StoreUnavailable
 from bot.store import keys
-from bot.store.conversations import _guard, stop_if_cancelled
+from bot.store.guard import guarded, stop_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -61,23 +61,23 @@ class Scheduler:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.zadd(keys.SCHEDULE, {job: when})
             pipe.hset(keys.SCHEDULE_JOBS, job, f"{kind} {data}")
-            await _guard(pipe.execute())
+            await guarded(pipe.execute())
 
     async def cancel(self, job: str) -> None:
         """Forget a job (nothing happens if it is unknown or already ran)."""
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.zrem(keys.SCHEDULE, job)
             pipe.hdel(keys.SCHEDULE_JOBS, job)
-            await _guard(pipe.execute())
+            await guarded(pipe.execute())
 
     async def when(self, job: str) -> float | None:
         """When a job is due, or None if it is not scheduled."""
-        score: float | None = await _guard(self._redis.zscore(keys.SCHEDULE, job))
+        score: float | None = await guarded(self._redis.zscore(keys.SCHEDULE, job))
         return score
 
     async def due(self, limit: int = 100) -> list[tuple[str, str, str]]:
         """The jobs due now as (job, kind, data), removed from the schedule in one step."""
-        flat: list[str] = await _guard(
+        flat: list[str] = await guarded(
             self._pop_due(keys=[keys.SCHEDULE, keys.SCHEDULE_JOBS], args=[self._clock(), limit])
         )
         result = []

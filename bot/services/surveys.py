@@ -16,7 +16,7 @@ from bot.services.case_records import Case, CaseDraft, CaseNotFound
 from bot.services.cases import Cases
 from bot.services.numbers import APPOINTMENT, CASE
 from bot.store import keys
-from bot.store.conversations import _guard
+from bot.store.guard import guarded
 
 # A rating this low or lower asks a supervisor to call the customer back.
 CALLBACK_AT_MOST = 2
@@ -88,7 +88,7 @@ class Surveys:
                 raise NotRateable(subject, "unknown") from None
             return
         # Appointments has no comment of its own yet: the comment joins the visit's hash.
-        if not subject.startswith(APPOINTMENT) or not await _guard(
+        if not subject.startswith(APPOINTMENT) or not await guarded(
             self._comment_visit([keys.appointment(subject)], [text])
         ):
             raise NotRateable(subject, "unknown")

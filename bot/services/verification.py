@@ -23,7 +23,7 @@ from bot.services.customers import Customers, normalise_phone
 from bot.services.vault import mask_phone
 from bot.settings import Settings, SettingsError
 from bot.store import keys
-from bot.store.conversations import _guard
+from bot.store.guard import guarded
 
 CODE_DIGITS = 6
 CODE_VALID_S = 5 * 60
@@ -152,7 +152,7 @@ class Verification:
             RESEND_AFTER_S,
             LOCKOUT_S * 1000,  # forget attempts a quarter of an hour after the last code
         ]
-        reply = await _guard(self._send(keys=self._keys(phone_id), args=args))
+        reply = await guarded(self._send(keys=self._keys(phone_id), args=args))
         if reply[0] == "locked":
             return CodeSent("locked", math.ceil(float(reply[1]) - now))
         if reply[0] == "too_soon":
@@ -166,7 +166,7 @@ class Verification:
             await self._sender.send(normal, self._catalogs.render(locale, text))
         except BaseException:
             # The customer never got this code: let them ask again at once.
-            await _guard(self._redis.hdel(keys.verification(phone_id), "h", "e", "s"))  # type: ignore[arg-type]
+            await guarded(self._redis.hdel(keys.verification(phone_id), "h", "e", "s"))  # type: ignore[arg-type]
             raise
         return CodeSent("sent")
 
@@ -184,7 +184,7 @@ class Verification:
             repr(now + LOCKOUT_S),
             LOCKOUT_S * 1000,
         ]
-        reply = await _guard(self._check(keys=self._keys(phone_id), args=args))
+        reply = await guarded(self._check(keys=self._keys(phone_id), args=args))
         status = str(reply[0])
         if status == "wrong":
             return CodeChecked("wrong", attempts_left=int(reply[1]))

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
 
-from bot.errors import ConversationBusy, StoreUnavailable
 from bot.messages import Button, Card, Entry
 from bot.store import keys, scripts
 from bot.store.batching import ScriptBatcher
+from bot.store.guard import guarded
 
 T = TypeVar("T")
 # Transcript entries one read returns at most; a reader with more to catch up reads again.
@@ -78,32 +76,6 @@ class Claim:
     entries: list[Entry] = field(default_factory=list)
 
 
-def stop_if_cancelled() -> None:
-    """Raise CancelledError in a task that was asked to stop.
-
-    A worker loop calls this every round: redis-py can absorb a cancellation that lands
-    while a connection is being opened, and the loop would then run on forever."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
-async def _guard(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except ResponseError as error:
-        if "LOCK_LOST" in str(error):
-            raise ConversationBusy("the turn's lock expired before it saved") from error
-        raise StoreUnavailable(str(error)) from error
-    except (RedisError, OSError) as error:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            # redis-py reports a read cut short by cancellation as a connection error;
-            # loops that outlive store errors must still stop when they are cancelled.
-            raise asyncio.CancelledError from error
-        raise StoreUnavailable(str(error)) from error
-
-
 class ConversationStore:
     """Conversation state, locks, de-duplication and transcripts in Redis."""
 
@@ -123,7 +95,7 @@ class ConversationStore:
 
     async def claim(self, conversation_id: str, token: str, message_id: str | None) -> Claim:
         """One round trip: skip a seen message id, else lock the conversation and load it."""
-        result: list[Any] = await _guard(
+        result: list[Any] = await guarded(
             self._batch.run(
                 self._claim,
                 keys.conversation_keys(conversation_id),
@@ -157,11 +129,11 @@ class ConversationStore:
 
     async def release(self, conversation_id: str, token: str) -> None:
         """Free the lock of a turn that failed before it could save."""
-        await _guard(self._release(keys=[keys.conversation_lock(conversation_id)], args=[token]))
+        await guarded(self._release(keys=[keys.conversation_lock(conversation_id)], args=[token]))
 
     async def read(self, conversation_id: str, after: int, limit: int = READ_PAGE) -> list[Entry]:
         """Transcript entries with seq > `after`, oldest first."""
-        items = await _guard(
+        items = await guarded(
             self._redis.xrange(keys.conversation_log(conversation_id), f"{after + 1}-0", "+", limit)
         )
         return [entry_from_stream(sid, fields) for sid, fields in items]
@@ -170,15 +142,15 @@ class ConversationStore:
         """The conversation of this first message: `conversation_id`, or the one a
         previous delivery of the same message (same `fingerprint`) started."""
         key = keys.first_message(fingerprint)
-        claimed = await _guard(self._redis.set(key, conversation_id, nx=True, ex=keys.SEEN_TTL_S))
+        claimed = await guarded(self._redis.set(key, conversation_id, nx=True, ex=keys.SEEN_TTL_S))
         if claimed:
             return conversation_id
-        existing = await _guard(self._redis.get(key))
+        existing = await guarded(self._redis.get(key))
         return str(existing) if existing else conversation_id
 
     async def load(self, conversation_id: str) -> tuple[str | None, int]:
         """The stored state (None if unknown) and the last seq, without locking."""
-        state, seq = await _guard(
+        state, seq = await guarded(
             self._redis.hmget(keys.conversation(conversation_id), ["s", "q"])  # type: ignore[arg-type]
         )
         return state, int(seq or 0)
@@ -194,6 +166,8 @@ class ConversationStore:
         args: list[Any] = [token, state, message_id or "", conversation_id]
         args.extend(entry.to_json() for entry in entries)
         first = int(
-            await _guard(self._batch.run(self._save, keys.conversation_keys(conversation_id), args))
+            await guarded(
+                self._batch.run(self._save, keys.conversation_keys(conversation_id), args)
+            )
         )
         return [entry.numbered(first + i) for i, entry in enumerate(entries)]
