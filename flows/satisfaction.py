@@ -13,7 +13,7 @@ import re
 
 from bot.dialog import Turn
 from bot.i18n import Text, _
-from bot.nlu.results import APPOINTMENT_NUMBER, CASE_NUMBER
+from bot.nlu.results import APPOINTMENT_NUMBER, CASE_NUMBER, Entity
 from bot.services.notices import RATINGS
 from bot.services.numbers import parse_number
 from bot.services.surveys import AlreadyRated, NotRateable
@@ -37,6 +37,12 @@ _WORDS: tuple[tuple[str, int], ...] = (
 )  # fmt: skip
 
 
+# A negation just before a word of praise: "不是很满意", "not very satisfied", "not good".
+_NEGATED = re.compile(r"(?:不是|不算|不|没有|没)\s*$|\b(?:not|never|n't)\s+(?:\w+\s+)?$")
+# What a negated word of praise counts as.
+_NEGATED_SCORE = 2
+
+
 def score_of(text: str) -> int | None:
     """The 1-5 rating a message gives, if it gives one."""
     if match := _DIGIT.search(text):
@@ -44,7 +50,21 @@ def score_of(text: str) -> int | None:
     if match := _NUMERAL.search(text):
         return _NUMERALS[match[1]]
     folded = text.casefold()
-    return next((score for word, score in _WORDS if word in folded), None)
+    for word, score in _WORDS:
+        at = folded.find(word)
+        if at >= 0:
+            negated = score > _NEGATED_SCORE and _NEGATED.search(folded[max(0, at - 12) : at])
+            return _NEGATED_SCORE if negated else score
+    return None
+
+
+_RATING_VALUES = frozenset(str(n) for n in RATINGS)
+
+
+def _named_number(turn: Turn) -> Entity | None:
+    """The case or appointment number the message names, if any."""
+    kinds = (CASE_NUMBER, APPOINTMENT_NUMBER)
+    return next((e for e in turn.parse().entities if e.entity in kinds), None)
 
 
 class SatisfactionFlow:
@@ -58,7 +78,8 @@ class SatisfactionFlow:
 
     async def start(self, turn: Turn) -> None:
         turn.understood()
-        subject = await self._waiting(turn)
+        named = _named_number(turn)
+        subject = named.value if named is not None and named.valid else await self._waiting(turn)
         if subject is None:
             self._ask_subject(turn)
             return
@@ -79,10 +100,7 @@ class SatisfactionFlow:
                 return False
             await self._rate(turn, str(slots["subject"]), score)
             return True
-        number = next(
-            (e for e in turn.parse().entities if e.entity in (CASE_NUMBER, APPOINTMENT_NUMBER)),
-            None,
-        )
+        number = _named_number(turn)
         if number is None or not number.valid:
             self._ask_subject(turn)
             return False
@@ -108,10 +126,11 @@ class SatisfactionFlow:
             turn.say(_("Thank you for your feedback!"), buttons=[(_("Main menu"), "cmd:menu")])
             return True
         subject, _sep, value = argument.rpartition(":")
-        if parse_number(subject) is None or not value.isdigit() or int(value) not in RATINGS:
+        parsed = parse_number(subject)
+        if parsed is None or not parsed.valid or value not in _RATING_VALUES:
             return False  # not a rating button of ours
         turn.understood()
-        await self._rate(turn, subject, int(value))
+        await self._rate(turn, subject.strip().upper(), int(value))
         return True
 
     async def _rate(self, turn: Turn, subject: str, score: int) -> None:

@@ -143,3 +143,39 @@ async def test_a_rating_by_number_is_asked_with_the_stars(app: App) -> None:
     assert number in answer
     assert [b["payload"] for b in chat.buttons()] == [f"rate:{number}:{n}" for n in range(1, 6)]
     assert "4 out of 5" in await chat.say("4")
+
+
+@pytest.mark.parametrize(("locale", "words"), [("zh", "不是很满意"), ("en", "not very satisfied")])
+async def test_praise_said_with_a_negation_is_a_low_rating(
+    app: App, locale: str, words: str
+) -> None:
+    chat, number = await resolved_complaint(app, locale)
+    await chat.say("我要评价" if locale == "zh" else "I want to rate the service")
+    await chat.say(number)
+    await chat.say(words)
+    case = await app.domain.cases.get(number)
+    assert case is not None and case.rating == 2 and case.callback is not None
+    assert case.state == "resolved"  # held open until the supervisor's callback is done
+
+
+async def test_the_number_named_in_the_first_message_is_the_one_rated(app: App) -> None:
+    chat, number = await resolved_complaint(app)
+    assert "4 out of 5" in await chat.say(f"I want to rate {number} with 4 stars")
+    case = await app.domain.cases.get(number)
+    assert case is not None and case.rating == 4
+
+
+@pytest.mark.parametrize("value", ["²", "6", "0", "", "4x"])
+async def test_a_forged_rating_button_is_refused_politely(app: App, value: str) -> None:
+    chat, number = await resolved_complaint(app)
+    answer = await chat.press(f"rate:{number}:{value}")
+    assert "no longer valid" in answer
+    case = await app.domain.cases.get(number)
+    assert case is not None and case.rating is None
+
+
+async def test_a_rating_button_in_lower_case_still_rates(app: App) -> None:
+    chat, number = await resolved_complaint(app)
+    assert "4 out of 5" in await chat.press(f"rate:{number.lower()}:4")
+    case = await app.domain.cases.get(number)
+    assert case is not None and case.rating == 4

@@ -14,7 +14,7 @@ from bot.services.surveys import AlreadyRated, NotRateable, RatingOutcome, Surve
 from bot.store import keys
 from bot.store.client import RedisHandles
 from tests.appointment_world import TODAY, World, draft, make_world, window
-from tests.test_cases import make_cases
+from tests.test_cases import make_cases, notices
 
 CHAT = "web:chat-1"
 PHONE = "13800138000"
@@ -67,6 +67,9 @@ async def test_a_good_rating_closes_the_case(cases: Cases, surveys: Surveys, rat
     assert closed is not None and (closed.state, closed.rating) == ("closed", rating)
     last = (await cases.events(case.number))[-1]
     assert (last.actor, last.from_state, last.to_state) == ("customer", "resolved", "closed")
+    assert last.note == f"rated {rating}"  # kept in the archive, not told to the customer
+    closing = (await notices(cases.redis))[-1]
+    assert closing.params == {"state": "closed", "note": ""}
 
 
 @pytest.mark.parametrize("rating", [1, 2])
@@ -93,6 +96,8 @@ async def test_a_low_rating_opens_a_callback_and_holds_the_case(
     entries = await world.redis.xrange(keys.OUTBOX)
     kinds = [(n.subject, n.kind) for n in (Notice.from_json(f["n"]) for _i, f in entries)]
     assert kinds[-2:] == [(callback.number, "case_resolved"), (case.number, "case_state")]
+    closing = Notice.from_json(entries[-1][1]["n"])
+    assert closing.params == {"state": "closed", "note": ""}  # the system's note stays inside
 
 
 @pytest.mark.parametrize("first", [1, 4])

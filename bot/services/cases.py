@@ -139,9 +139,15 @@ class Cases:
         fields: dict[str, str] = await guarded(reading)  # type: ignore[arg-type]
         return self._decode(fields) if fields else None
 
-    async def move(self, number: str, to_state: str, *, actor: str, note: str = "") -> Case:
-        """Move a case to `to_state` (IllegalTransition if its state does not allow it)."""
-        case = await self._apply_move(number, to_state, actor, note, release=False)
+    async def move(
+        self, number: str, to_state: str, *, actor: str, note: str = "", internal: bool = False
+    ) -> Case:
+        """Move a case to `to_state` (IllegalTransition if its state does not allow it).
+
+        The note goes into the archive and, unless `internal`, to the customer as well."""
+        case = await self._apply_move(
+            number, to_state, actor, note, release=False, internal=internal
+        )
         if case.kind == "callback" and to_state == "resolved" and case.parent:
             await self._release_parent(case)
         return case
@@ -199,7 +205,14 @@ class Cases:
         await guarded(self._batch.run(self._file, index_keys, args))
 
     async def _apply_move(
-        self, number: str, to_state: str, actor: str, note: str, *, release: bool
+        self,
+        number: str,
+        to_state: str,
+        actor: str,
+        note: str,
+        *,
+        release: bool,
+        internal: bool = False,
     ) -> Case:
         if to_state not in ALLOWED_FROM:
             raise IllegalTransition(f"no case can move to {to_state!r}")
@@ -219,7 +232,7 @@ class Cases:
         case = self._decode(pairs(result[2]))
         if case.conversation is not None:
             kind = "case_resolved" if to_state == "resolved" else "case_state"
-            params = {"state": to_state, "note": note}
+            params = {"state": to_state, "note": "" if internal else note}
             await self._outbox.publish(Notice(case.conversation, kind, number, case.locale, params))
         return case
 
@@ -230,7 +243,7 @@ class Cases:
             return  # an appointment rated low: nothing more to close
         note = f"callback {callback.number} resolved"
         try:
-            await self._apply_move(parent, "closed", "system", note, release=True)
+            await self._apply_move(parent, "closed", "system", note, release=True, internal=True)
         except IllegalTransition:
             log.info("case %s not closed after its callback: it is not resolved", parent)
         except CaseNotFound:

@@ -106,7 +106,9 @@ class Surveys:
         if status != "ok":
             raise NotRateable(subject, "unknown" if status == "missing" else "not_finished")
         if rating > CALLBACK_AT_MOST:
-            await self._cases.move(subject, "closed", actor="customer", note=f"rated {rating}")
+            await self._cases.move(
+                subject, "closed", actor="customer", note=f"rated {rating}", internal=True
+            )
             return RatingOutcome(subject, rating, None)
         callback = await self._open_callback(subject, rating, case, conversation)
         await self._cases.set_fields(subject, callback=callback.number)
