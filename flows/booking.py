@@ -48,7 +48,7 @@ from flows.booking_texts import (
     time_reason,
 )
 from flows.booking_windows import ask_when, choose, now_at, offer_nearest
-from flows.contact import verified_phone
+from flows.contact import owns, verified_phone
 
 
 class BookingFlow:
@@ -180,6 +180,8 @@ class BookingFlow:
         elif service.needs_id and ID_SLOT not in slots:
             await self.ask(turn, "idn")
         else:
+            if not service.needs_id:
+                slots.pop(ID_SLOT, None)  # given unasked: not kept for a service without it
             self._summary(turn)
 
     async def ask(self, turn: Turn, step: str) -> None:
@@ -307,6 +309,17 @@ class BookingFlow:
             ),
         )
 
+    async def _overlap(self, turn: Turn, existing: str) -> Text:
+        """Why the time is taken; the other appointment is named only to its own customer
+        (a typed phone is not proof of whose it is)."""
+        other = await turn.domain.appointments.get(existing)
+        if other is not None and owns(turn, other.conversation, other.customer):
+            return _(
+                "You already have appointment {number} at that time. Please pick another time.",
+                number=existing,
+            )
+        return _("That phone number already has a visit at that time. Please pick another time.")
+
     async def refused(self, turn: Turn, refused: BookingError) -> None:
         """Say why a booking or a move was refused, and ask again for what has to change."""
         slots = turn.state.slots
@@ -314,13 +327,7 @@ class BookingFlow:
         if isinstance(refused, WindowFull):
             offer_nearest(turn, refused.nearest)
         elif isinstance(refused, Overlap):
-            await ask_when(
-                turn,
-                _(
-                    "You already have appointment {number} at that time. Please pick another time.",
-                    number=refused.existing,
-                ),
-            )
+            await ask_when(turn, await self._overlap(turn, refused.existing))
         elif isinstance(refused, NotBookable) and refused.reason in ID_REASONS:
             slots.pop(ID_SLOT, None)
             turn.say(ID_REASONS[refused.reason])

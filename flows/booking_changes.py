@@ -17,6 +17,7 @@ from flows.booking_answers import ASKED, NUMBER, PLACE, SERVICE, WINDOW
 from flows.booking_slots import Asked, entity, read_when
 from flows.booking_texts import STATE_NAMES, card_buttons, when_text
 from flows.booking_windows import ask_when, now_at
+from flows.contact import owns
 
 if TYPE_CHECKING:
     from flows.booking import BookingFlow
@@ -287,10 +288,8 @@ class AppointmentChanges:
     async def _own(self, turn: Turn, number: str) -> Appointment | None:
         """The appointment if it is this customer's and still booked; else say why not."""
         appointment = await turn.domain.appointments.get(number) if number else None
-        customer = turn.state.customer
-        mine = appointment is not None and (
-            appointment.conversation == turn.conversation
-            or (customer is not None and appointment.customer == customer)
+        mine = appointment is not None and owns(
+            turn, appointment.conversation, appointment.customer
         )
         if appointment is None or not mine:
             turn.say(

@@ -18,6 +18,7 @@ from bot.nlu.results import APPOINTMENT_NUMBER, CASE_NUMBER, Entity
 from bot.services.appointments import Appointment
 from bot.services.cases import Case
 from bot.services.notices import STATES
+from flows.contact import owns
 
 KIND_NAMES: dict[str, Text] = {
     "fault": _("Fault repair"),
@@ -222,9 +223,7 @@ class ProgressFlow:
 
     @staticmethod
     def _owns(turn: Turn, record: Case | Appointment) -> bool:
-        if record.conversation is not None and record.conversation == turn.conversation:
-            return True
-        return turn.state.customer is not None and record.customer == turn.state.customer
+        return owns(turn, record.conversation, record.customer)
 
     def _unknown(self, turn: Turn, number: str) -> None:
         """Not found and not theirs read the same, so a guessed number reveals nothing."""

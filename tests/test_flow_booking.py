@@ -13,6 +13,7 @@ from bot.dialog import Services
 from bot.i18n import Text, _
 from bot.services.appointments import AppointmentDraft
 from bot.settings import Settings
+from bot.store import keys
 from bot.store.client import RedisHandles
 from tests.flow_chat import OTHER_PHONE, PHONE, App, Chat, running_app
 
@@ -214,18 +215,43 @@ async def test_a_full_window_offers_the_nearest_free_ones(app: App, services: Se
     assert await free_places(app, "xihu:20270302:1100") == 2
 
 
-async def test_an_overlapping_appointment_is_refused_with_its_number(
+async def test_an_overlap_with_a_strangers_visit_is_refused_without_naming_it(
     app: App, services: Services
 ) -> None:
+    # The phone was typed, not verified: whose visits it has is not this chat's business.
     existing = await book_directly(app, "xihu:20270302:0900", PHONE)
     chat = app.chat("zh")
     await chat.say("预约明天上午10点手机设置")
     await chat.press("book:place:wensan")
     await chat.say(PHONE)
     text = await chat.say("确认")
-    assert existing in text
+    assert existing not in text and APPOINTMENT.findall(text) == []
+    refusal = _("That phone number already has a visit at that time. Please pick another time.")
+    assert said(services, "zh", refusal) in text
+    assert await free_places(app, "wensan:20270302:1000", "device_setup") == 6
+
+
+async def test_an_overlap_with_ones_own_appointment_names_it(app: App) -> None:
+    chat = app.chat("zh")
+    existing = await booked_in_chat(chat)  # xihu, tomorrow 09:00-11:00
+    await chat.say("预约明天上午10点手机设置")
+    await chat.press("book:place:wensan")
+    await chat.say(PHONE)
+    text = await chat.say("确认")
     assert APPOINTMENT.findall(text) == [existing]
     assert await free_places(app, "wensan:20270302:1000", "device_setup") == 6
+
+
+async def test_an_id_number_given_for_a_service_without_one_is_not_kept(app: App) -> None:
+    chat = app.chat("zh")
+    await to_time_question(chat)  # an on-site repair needs no ID number
+    await chat.say("明天上午10点")
+    await chat.say(f"{PHONE} 身份证 {ID_NUMBER}")
+    assert "身份证" not in chat.text and ID_NUMBER[-4:] not in chat.text
+    await chat.say("确认")
+    number = str(chat.card()["number"])
+    stored = await app.runtime.redis.commands.hgetall(keys.appointment(number))
+    assert stored and "id_number" not in stored
 
 
 # --- Reschedule and cancel ---------------------------------------------------------------------

@@ -173,7 +173,8 @@ class Appointments:
         # Independent once the place is taken: sent together (record and reminder share one
         # pipeline; the notice goes beside them).
         await asyncio.gather(
-            self._records.create(appointment, draft.id_number),
+            # Kept only where the business needs it (real-name registration).
+            self._records.create(appointment, draft.id_number if service.needs_id else None),
             self._schedule_reminder(appointment),
             self._notify(appointment, "appointment_booked"),
         )

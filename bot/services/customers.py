@@ -117,3 +117,17 @@ class Customers:
         """The customer's conversations, most recently used first."""
         key = keys.customer_conversations(customer_id)
         return list(await guarded(self._redis.zrevrange(key, 0, -1)))
+
+
+def belongs_to(
+    owner_conversation: str | None,
+    owner_customer: str | None,
+    *,
+    conversation: str,
+    customer: str | None,
+) -> bool:
+    """Whether a case or an appointment is shown to (and changed by) this conversation: the
+    one that opened it, or one verified as its customer (DESIGN.md section 4, progress)."""
+    if owner_conversation is not None and owner_conversation == conversation:
+        return True
+    return customer is not None and owner_customer == customer

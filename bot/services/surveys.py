@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bot.services.appointments import Appointment, Appointments, RatingRefused
 from bot.services.case_records import Case, CaseDraft, CaseNotFound
 from bot.services.cases import Cases
+from bot.services.customers import belongs_to
 from bot.services.numbers import APPOINTMENT, CASE
 from bot.store import keys
 from bot.store.guard import guarded
@@ -163,8 +164,7 @@ def _check_owner(
     customer: str | None,
 ) -> None:
     """Only the conversation that opened it, or the verified customer, may rate it."""
-    if owner_conversation is not None and owner_conversation == conversation:
-        return
-    if customer is not None and owner_customer == customer:
-        return
-    raise NotRateable(subject, "not_yours")
+    if not belongs_to(
+        owner_conversation, owner_customer, conversation=conversation, customer=customer
+    ):
+        raise NotRateable(subject, "not_yours")
