@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.settings import Settings, SettingsError
+from bot.settings import MAX_WORKERS, Settings, SettingsError
 
 if TYPE_CHECKING:
     from bot.messages import Entry
@@ -47,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the web server (web chat, APIs, metrics)")
     serve.add_argument("--host", help="address to listen on (SHOUWEN_HOST, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (SHOUWEN_PORT, 8080)")
-    serve.add_argument("--workers", type=int, help="processes sharing the port (needs Redis)")
+    serve.add_argument(
+        "--workers", type=_workers, help="processes sharing the port, 1-64 (needs Redis)"
+    )
     serve.set_defaults(run=_serve)
 
     chat = commands.add_parser("chat", help="talk to the assistant in this terminal")
@@ -64,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("--folds", type=int, default=5)
     test.set_defaults(run=_nlu_test)
     return parser
+
+
+def _workers(raw: str) -> int:
+    if not raw.isdecimal() or not 1 <= int(raw) <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_WORKERS}")
+    return int(raw)
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -98,7 +106,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     for child in children:
         child.join()
-    return 0
+    # A worker that failed (at start, say) fails the command; ones we stopped exit < 0.
+    return max(0, *(child.exitcode or 0 for child in children))
 
 
 def _serve_one(settings: Settings, host: str, port: int, reuse_port: bool) -> None:

@@ -12,6 +12,10 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "shouwen"
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MAX_WORKERS = 64
+
+
 class SettingsError(ValueError):
     """A setting has a value we cannot use; the message names it."""
 
@@ -69,18 +73,28 @@ class Settings:
         locale = env.get("SHOUWEN_DEFAULT_LOCALE", "zh") or "zh"
         if locale not in ("zh", "en"):
             raise SettingsError(f"SHOUWEN_DEFAULT_LOCALE must be zh or en, got {locale!r}")
+        if env.get("SHOUWEN_REDIS_URL") and not env.get("SHOUWEN_SECRET_KEY"):
+            # Every process and every restart must seal, open and look up personal data
+            # with the same key; a random one per process would lose it between them.
+            raise SettingsError(
+                "SHOUWEN_SECRET_KEY is needed with SHOUWEN_REDIS_URL: set it to one long "
+                "random string shared by every process"
+            )
+        level = (env.get("SHOUWEN_LOG_LEVEL") or "INFO").upper()
+        if level not in LOG_LEVELS:
+            raise SettingsError(f"SHOUWEN_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
         return cls(
             redis_url=env.get("SHOUWEN_REDIS_URL") or None,
             host=env.get("SHOUWEN_HOST", "127.0.0.1") or "127.0.0.1",
             port=_int(env, "SHOUWEN_PORT", 8080, 1, 65535),
-            workers=_int(env, "SHOUWEN_WORKERS", 1, 1, 64),
+            workers=_int(env, "SHOUWEN_WORKERS", 1, 1, MAX_WORKERS),
             default_locale=locale,
             timezone=env.get("SHOUWEN_TIMEZONE", "Asia/Shanghai") or "Asia/Shanghai",
             hotline=env.get("SHOUWEN_HOTLINE", "400-000-1234") or "400-000-1234",
             max_text_chars=_int(env, "SHOUWEN_MAX_TEXT_CHARS", 2000, 100, 20000),
             max_body_bytes=_int(env, "SHOUWEN_MAX_BODY_BYTES", 64 * 1024, 1024, 10 * 1024 * 1024),
             conversation_ttl_days=_int(env, "SHOUWEN_CONVERSATION_TTL_DAYS", 30, 1, 3650),
-            log_level=(env.get("SHOUWEN_LOG_LEVEL") or "INFO").upper(),
+            log_level=level,
             data_dir=Path(env.get("SHOUWEN_DATA_DIR") or DATA_DIR),
             cache_dir=Path(env.get("SHOUWEN_CACHE_DIR") or CACHE_DIR),
             secret_key=env.get("SHOUWEN_SECRET_KEY") or None,

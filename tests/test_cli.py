@@ -148,7 +148,7 @@ def test_workers_share_conversations_through_redis(real_redis: str) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=env(SHOUWEN_REDIS_URL=real_redis),
+        env=env(SHOUWEN_REDIS_URL=real_redis, SHOUWEN_SECRET_KEY="not-a-real-secret-for-tests"),
     )
     try:
         wait_ready(process)
@@ -176,3 +176,17 @@ def test_workers_share_conversations_through_redis(real_redis: str) -> None:
         process.wait(10)
     _gone, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive, "workers outlived the stopped server"
+
+
+@pytest.mark.parametrize("workers", ["-1", "0", "65", "two"])
+def test_a_worker_count_serve_cannot_use_is_refused(workers: str) -> None:
+    result = subprocess.run(
+        [*SHOUWEN, "serve", "--workers", workers],
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--workers" in result.stderr and "Traceback" not in result.stderr
+

@@ -72,6 +72,7 @@ def test_settings_come_from_the_environment() -> None:
         {
             "SHOUWEN_PORT": "9000",
             "SHOUWEN_REDIS_URL": "redis://r:6379/1",
+            "SHOUWEN_SECRET_KEY": "not-a-real-secret-for-tests",
             "SHOUWEN_DEFAULT_LOCALE": "en",
         }
     )
@@ -90,6 +91,9 @@ def test_settings_come_from_the_environment() -> None:
         ({"SHOUWEN_PORT": "70000"}, "SHOUWEN_PORT"),
         ({"SHOUWEN_DEFAULT_LOCALE": "fr"}, "SHOUWEN_DEFAULT_LOCALE"),
         ({"SHOUWEN_WORKERS": "0"}, "SHOUWEN_WORKERS"),
+        ({"SHOUWEN_LOG_LEVEL": "verbose"}, "SHOUWEN_LOG_LEVEL"),
+        # A shared Redis needs one key in every process, or personal data is lost between them.
+        ({"SHOUWEN_REDIS_URL": "redis://r:6379/1"}, "SHOUWEN_SECRET_KEY"),
     ],
 )
 def test_bad_settings_are_named(env: dict[str, str], named: str) -> None:
