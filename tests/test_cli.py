@@ -189,4 +189,3 @@ def test_a_worker_count_serve_cannot_use_is_refused(workers: str) -> None:
     )
     assert result.returncode == 2
     assert "--workers" in result.stderr and "Traceback" not in result.stderr
-

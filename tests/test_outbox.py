@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 
 import pytest
 
 from bot.messages import Button, Card, Reply
+from bot.services import outbox as outbox_module
 from bot.services.outbox import GROUP, Notice, Outbox, WebChannel
 from bot.state import ConversationState
 from bot.store import keys
 from bot.store.client import RedisHandles, connect
 from bot.store.conversations import ConversationStore
 from tests.conftest import MovableClock as Clock
+from tests.conftest import free_port
 
 TO = "web:chat-1"
 
@@ -115,6 +118,47 @@ async def test_failures_back_off_exponentially_then_dead_letter(handles: RedisHa
     assert await outbox.retries() == 0 and await pending(handles) == 0
     clock.now += 3600
     assert await outbox.drain("w1") == 0 and channel.calls == 4
+
+
+async def test_a_hung_channel_is_retried_instead_of_holding_the_worker(
+    handles: RedisHandles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox_module, "DELIVERY_TIMEOUT_S", 0.05)
+    outbox, _store = make(handles, Clock(), {"web": Hanging()})
+    await outbox.publish(notice())
+    assert await outbox.drain("w1") == 1
+    assert await outbox.retries() == 1 and await pending(handles) == 0
+
+
+async def test_the_log_never_names_a_conversation(
+    handles: RedisHandles, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A web conversation id opens its transcript: it is as secret as a password.
+    caplog.set_level(logging.DEBUG, logger="bot.services.outbox")
+    outbox, store = make(handles, Clock(), {"web": Failing()}, max_attempts=1)
+    await outbox.publish(notice())
+    await outbox.drain("w1")  # given up on
+    await store.claim(TO, "token", None)
+    quiet = ConversationState(notify=False).to_json()
+    await store.save(TO, token="token", state=quiet, message_id=None, entries=[])
+    await outbox.publish(notice())
+    await outbox.drain("w1")  # skipped
+    assert caplog.records and "chat-1" not in caplog.text
+
+
+async def test_a_worker_without_its_store_says_so_once_and_waits_longer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gone = connect(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    outbox, _store = make(gone, Clock())
+    stop = asyncio.Event()
+    worker = asyncio.create_task(outbox.run("w1", stop))
+    await asyncio.sleep(1.0)
+    stop.set()
+    await asyncio.wait_for(worker, 20)
+    warnings = [r for r in caplog.records if r.name == "bot.services.outbox"]
+    assert [r.levelno for r in warnings] == [logging.WARNING]  # no traceback, no flood
+    await gone.close()
 
 
 async def test_a_retry_that_succeeds_is_delivered_once(handles: RedisHandles) -> None:

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
 
 from bot.errors import StoreUnavailable
 from bot.messages import Reply
@@ -35,8 +34,12 @@ GROUP = "senders"
 DEAD_MAXLEN = 10_000
 # Read and claim this many entries at a time.
 BATCH = 20
+# A delivery that takes longer failed: it is retried, then dead-lettered.
+DELIVERY_TIMEOUT_S = 30.0
 # How often an idle worker looks for notices published by other processes.
 IDLE_POLL_S = 0.25
+# After failed steps the pause doubles, up to IDLE_POLL_S * 2**6 = 16 s.
+MAX_BACKOFF_DOUBLINGS = 6
 
 # KEYS: outbox.  ARGV: notice JSON.  Returns the entry id (first attempt).
 PUBLISH = """
@@ -184,22 +187,30 @@ class Outbox:
         on `stop` and on local publishes in between: a notice published in this process is
         sent at once, one from another process within IDLE_POLL_S."""
         stop = stop or asyncio.Event()
+        failures = 0  # steps failed in a row: the pause grows, the log says it once
         while not stop.is_set():
             stop_if_cancelled()
             try:
-                if await self._step(consumer, None):
+                handled = await self._step(consumer, None)
+                if failures:
+                    log.info("outbox worker %s: working again", consumer)
+                failures = 0
+                if handled:
                     continue
             except StoreUnavailable as error:
-                log.warning("outbox worker %s: store unavailable: %s", consumer, error)
+                failures += 1
+                if failures == 1:
+                    log.warning("outbox worker %s: store unavailable: %s", consumer, error)
             except Exception:  # a worker must outlive a bad entry; its notice stays pending
+                failures += 1
                 log.exception("outbox worker %s failed a step", consumer)
-            await self._idle(stop)
+            await self._idle(stop, IDLE_POLL_S * 2 ** min(failures, MAX_BACKOFF_DOUBLINGS))
 
-    async def _idle(self, stop: asyncio.Event) -> None:
+    async def _idle(self, stop: asyncio.Event, pause_s: float) -> None:
         self._wake.clear()
         waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
         try:
-            await asyncio.wait(waits, timeout=IDLE_POLL_S, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waits, timeout=pause_s, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for wait in waits:
                 wait.cancel()
@@ -237,12 +248,10 @@ class Outbox:
             return
         try:
             # From the stream's start, so notices published before any worker ran are sent.
-            await self._redis.xgroup_create(keys.OUTBOX, GROUP, id="0", mkstream=True)
-        except ResponseError as error:
+            await guarded(self._redis.xgroup_create(keys.OUTBOX, GROUP, id="0", mkstream=True))
+        except StoreUnavailable as error:
             if "BUSYGROUP" not in str(error):
-                raise StoreUnavailable(str(error)) from error
-        except OSError as error:
-            raise StoreUnavailable(str(error)) from error
+                raise
         self._group_ready = True
 
     async def _claim_stale(self, consumer: str) -> list[tuple[str, dict[str, str]]]:
@@ -290,15 +299,17 @@ class Outbox:
             return await self._finish(
                 entry_id, "dead", raw, attempt, f"unknown channel: {channel_name}"
             )
+        # Conversation ids stay out of the log: a web one opens its transcript.
         if not await self._wants_notices(notice.to):
-            log.info("outbox: %s asked for no notices; skipped %s", notice.to, notice.kind)
+            log.info("outbox: %s skipped, its customer asked for no notices", entry_id)
             return await self._finish(entry_id, "ack", raw, attempt)
         try:
-            await channel.deliver(chat, self._render(notice))
+            async with asyncio.timeout(DELIVERY_TIMEOUT_S):  # a hung channel holds no worker
+                await channel.deliver(chat, self._render(notice))
         except Exception as error:  # any channel failure is retried, then dead-lettered
             reason = f"{type(error).__name__}: {error}"[:500]
             if attempt >= self.max_attempts:
-                log.warning("outbox: giving up %s to %s: %s", notice.kind, notice.to, reason)
+                log.warning("outbox: giving up %s (%s): %s", entry_id, notice.kind, reason)
                 return await self._finish(entry_id, "dead", raw, attempt, reason)
             log.info("outbox: attempt %d of %s failed: %s", attempt, entry_id, reason)
             return await self._finish(entry_id, "retry", raw, attempt + 1, reason)
@@ -306,7 +317,10 @@ class Outbox:
 
     async def _wants_notices(self, conversation: str) -> bool:
         state, _seq = await self._store.load(conversation)
-        return state is None or ConversationState.from_json(state).notify
+        try:
+            return state is None or ConversationState.from_json(state).notify
+        except (ValueError, TypeError):  # unreadable state: the notice is still owed
+            return True
 
     async def _finish(
         self, entry_id: str, action: str, raw: str, attempt: int, reason: str = ""
