@@ -129,3 +129,20 @@ def test_a_repeated_text_is_ranked_from_memory(monkeypatch: pytest.MonkeyPatch) 
     classifier.rank("hello there")
     classifier.rank("hello there")
     assert len(scored) == 6
+
+
+def test_texts_the_model_sees_alike_share_a_ranking(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = TrainingData("en", ("hi", "hello", "bye", "goodbye"), ("greet", "greet", "bye", "bye"))
+    classifier = IntentClassifier.train(data, threshold=0.0)
+    scored: list[str] = []
+    margins = classifier.scorer.margins
+
+    def counting(text: str) -> np.ndarray:
+        scored.append(text)
+        return margins(text)
+
+    monkeypatch.setattr(classifier.scorer, "margins", counting)
+    classifier.keep_rankings(8)
+    first = classifier.rank("Hello, call me on 13800138000")
+    assert classifier.rank("hello, call me on 13900139000") == first
+    assert len(scored) == 1

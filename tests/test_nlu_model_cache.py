@@ -102,3 +102,13 @@ def test_a_server_with_stored_models_never_imports_scikit_learn(tmp_path: Path) 
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_change_in_the_features_gets_another_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.nlu import classifier
+
+    data = TrainingData("en", ("hi", "bye"), ("greet", "bye"))
+    before = model_cache.model_key(data)
+    wider = {**classifier.FEATURES, "en": (Analyzer("char_wb", 2, 6),)}
+    monkeypatch.setattr(model_cache, "FEATURES", wider)
+    assert model_cache.model_key(data) != before

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     # Imported where a model is trained: importing scikit-learn takes over a second, and a
     # model from the cache (bot/nlu/model_cache.py) needs none of it.
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.pipeline import Pipeline
 
 OUT_OF_SCOPE = "out_of_scope"
 # Tuned together on cross-validation and on gibberish and unrelated probes
@@ -42,13 +42,22 @@ RANKING_LENGTH = 10  # as Rasa's default
 MAX_CLASSIFIED_CHARS = 1000  # a customer's intent shows in the first lines; keeps cost flat
 
 _WORD = r"(?u)\b\w+\b"  # single-character words too: "5", "y", "k"
-_LONG_NUMBER = re.compile(r"[0-9]{5,}")
+LONG_NUMBER = re.compile(r"[0-9]{5,}")
 
 
 def prepare(text: str) -> str:
     """What the classifier sees: lower case, long numbers (phones, case numbers) alike."""
     text = text[:MAX_CLASSIFIED_CHARS].lower()
-    return _LONG_NUMBER.sub("00000", text)
+    return LONG_NUMBER.sub("00000", text)
+
+
+# The features of each language, as data: the pipeline is built from them, and a stored
+# model is filed under them (bot/nlu/model_cache.py), so changing one retrains.
+FEATURES: dict[str, tuple[Analyzer, ...]] = {
+    "zh": (Analyzer("char", 1, 3),),
+    "en": (Analyzer("word", 1, 2, _WORD), Analyzer("char_wb", 2, 5)),
+}
+SVM_C = 1.0
 
 
 def build_pipeline(language: str) -> Pipeline:
@@ -56,26 +65,22 @@ def build_pipeline(language: str) -> Pipeline:
     from sklearn.pipeline import FeatureUnion, Pipeline
     from sklearn.svm import LinearSVC
 
-    features: TfidfVectorizer | FeatureUnion
-    if language == "en":
-        features = FeatureUnion(
-            [
-                (
-                    "words",
-                    _tfidf(analyzer="word", ngram_range=(1, 2), token_pattern=_WORD),
-                ),
-                ("chars", _tfidf(analyzer="char_wb", ngram_range=(2, 5))),
-            ]
-        )
-    else:
-        features = _tfidf(analyzer="char", ngram_range=(1, 3))
-    return Pipeline([("features", features), ("svm", LinearSVC(C=1.0, random_state=0))])
+    named = [(spec.kind, _tfidf(spec)) for spec in FEATURES.get(language, FEATURES["zh"])]
+    features = FeatureUnion(named) if len(named) > 1 else named[0][1]
+    return Pipeline([("features", features), ("svm", LinearSVC(C=SVM_C, random_state=0))])
 
 
-def _tfidf(**options: object) -> TfidfVectorizer:
+def _tfidf(spec: Analyzer) -> TfidfVectorizer:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    return TfidfVectorizer(sublinear_tf=True, lowercase=False, **options)
+    pattern = {"token_pattern": spec.token_pattern} if spec.token_pattern else {}
+    return TfidfVectorizer(
+        sublinear_tf=True,
+        lowercase=False,
+        analyzer=spec.kind,
+        ngram_range=(spec.low, spec.high),
+        **pattern,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +192,8 @@ class IntentClassifier:
         """Keep the rankings of the `size` latest distinct texts (0: keep none).
 
         Customers repeat each other ("人工", "你好", "谢谢", a button's title typed out) and a
-        text's ranking never changes, so repeated texts skip the model (a few MB at most)."""
+        text's ranking never changes, so repeated texts skip the model. Kept by the text as
+        the model sees it: at most MAX_CLASSIFIED_CHARS each, phones and numbers alike."""
         self._ranked = functools.lru_cache(maxsize=size)(self._rank)
 
     @classmethod
@@ -203,10 +209,10 @@ class IntentClassifier:
 
     def rank(self, text: str) -> tuple[IntentScore, ...]:
         """Intents by confidence, best first; `out_of_scope` first when nothing is sure."""
-        return self._ranked(text)
+        return self._ranked(prepare(text))
 
-    def _rank(self, text: str) -> tuple[IntentScore, ...]:
-        confidences = softmax(self.scorer.margins(prepare(text)))
+    def _rank(self, prepared: str) -> tuple[IntentScore, ...]:
+        confidences = softmax(self.scorer.margins(prepared))
         order = np.argsort(-confidences, kind="stable")
         ranking = [IntentScore(self.labels[i], round(float(confidences[i]), 4)) for i in order]
         return tuple(apply_threshold(ranking, self.threshold)[:RANKING_LENGTH])

@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 
 from bot.nlu.analyzers import Analyzer
-from bot.nlu.classifier import DEFAULT_THRESHOLD, MARGIN_SCALE, FeatureBlock, LinearScorer
+from bot.nlu.classifier import (
+    FEATURES,
+    LONG_NUMBER,
+    MAX_CLASSIFIED_CHARS,
+    SVM_C,
+    FeatureBlock,
+    LinearScorer,
+)
 from bot.nlu.data import TrainingData
 
 log = logging.getLogger(__name__)
@@ -32,8 +39,17 @@ FORMAT = 1
 def model_key(data: TrainingData) -> str:
     """The name a model trained on `data` is filed under."""
     digest = hashlib.sha256()
-    settings = (FORMAT, data.language, metadata.version("scikit-learn"), MARGIN_SCALE)
-    digest.update(repr((*settings, DEFAULT_THRESHOLD)).encode())
+    # What training depends on: the features, the SVM, how texts are prepared, the library.
+    trained_by = (
+        FORMAT,
+        data.language,
+        FEATURES.get(data.language, FEATURES["zh"]),
+        SVM_C,
+        MAX_CLASSIFIED_CHARS,
+        LONG_NUMBER.pattern,
+        metadata.version("scikit-learn"),
+    )
+    digest.update(repr(trained_by).encode())
     for text, intent in zip(data.texts, data.intents, strict=True):
         digest.update(f"{intent}\t{text}\n".encode())
     return f"intents-{data.language}-{digest.hexdigest()[:24]}.npz"
