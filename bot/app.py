@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -84,7 +85,10 @@ def build_runtime(
 ) -> Runtime:
     """Wire the engine with its flows, domain services, store and event hub."""
     metrics = services.metrics if services and services.metrics else Metrics()
-    services = services or load_services(settings, metrics)
+    if services is None:
+        services = load_services(settings, metrics)
+    elif services.metrics is None:  # the engine and /metrics must count in the same place
+        services = dataclasses.replace(services, metrics=metrics)
     redis = redis or connect(settings.redis_url)
     store = ConversationStore(redis.commands, ttl_seconds=settings.conversation_ttl_seconds)
     hub = EventHub(redis.subscriber)

@@ -334,10 +334,15 @@ class Engine:
         if flow is None or not await flow.on_payload(turn, argument):
             if aside:
                 state.take_up()
-            turn.say(
-                _("That button is no longer valid. Here is the main menu."),
-                buttons=self.menu(turn),
-            )
+            running = self._flows.get(state.flow or "")
+            if running is None:
+                turn.say(
+                    _("That button is no longer valid. Here is the main menu."),
+                    buttons=self.menu(turn),
+                )
+            else:  # a flow is waiting for an answer: ask it again rather than drop it
+                turn.say(_("That button is no longer valid."))
+                await running.resume(turn)
 
     async def _command(self, turn: Turn, command: Command) -> None:
         state = turn.state

@@ -13,6 +13,8 @@ from bot.dialog import Turn
 from bot.i18n import Text, _
 from bot.nlu.results import APPOINTMENT_NUMBER
 from bot.services.appointments import Appointment, BookingError
+from bot.services.numbers import APPOINTMENT as APPOINTMENT_KIND
+from bot.services.numbers import parse_number
 from flows.booking_answers import ASKED, NUMBER, PLACE, SERVICE, WINDOW
 from flows.booking_slots import Asked, entity, read_when
 from flows.booking_texts import STATE_NAMES, card_buttons, when_text
@@ -103,6 +105,10 @@ class AppointmentChanges:
                 return False
             await self._keep(turn)
             return True
+        parsed = parse_number(number)
+        if parsed is None or not parsed.valid or parsed.kind != APPOINTMENT_KIND:
+            return False  # not a number we issued: a forged or mangled button
+        number = number.strip().upper()
         appointment = await self._own(turn, number)
         if appointment is None:
             return True

@@ -18,6 +18,7 @@ from bot.nlu.results import APPOINTMENT_NUMBER, CASE_NUMBER, Entity
 from bot.services.appointments import Appointment
 from bot.services.cases import Case
 from bot.services.notices import STATES
+from bot.services.numbers import parse_number
 from flows.contact import owns
 
 KIND_NAMES: dict[str, Text] = {
@@ -174,14 +175,19 @@ class ProgressFlow:
 
     async def on_payload(self, turn: Turn, argument: str) -> bool:
         kind, _sep, number = argument.partition(":")
+        if kind in ("show", "verify"):
+            parsed = parse_number(number)
+            if parsed is None or not parsed.valid:
+                return False  # not a number we issued: a forged or mangled button
+            number = number.strip().upper()
         if kind == "start":
             turn.understood()
             self._ask_number(turn, _("Which case or appointment shall I look up?"))
         elif kind == "mine":
             await self._mine(turn)
-        elif kind == "show" and number:
+        elif kind == "show":
             await self._show(turn, number)
-        elif kind == "verify" and number:
+        elif kind == "verify":
             await self._verify_then(turn, "lookup", {"number": number})
         else:
             return False

@@ -332,3 +332,35 @@ async def test_a_booking_interrupted_by_a_complaint_is_resumed(
     assert "3月2日周二 09:00–11:00" in chat.text
     await chat.say("确认")
     assert APPOINTMENT.search(chat.text)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["book:win:garbage", "book:win:xihu:20270302:0930", "book:win:wensan:20270302:0900"],
+)
+async def test_a_window_button_that_is_not_offered_asks_the_time_again(
+    app: App, payload: str
+) -> None:
+    chat = app.chat("en")
+    await to_time_question(chat)
+    answer = await chat.press(payload)
+    assert "no longer valid" in answer and "main menu" not in answer
+    assert any(b["payload"].startswith("book:win:xihu:") for b in chat.buttons())
+    await chat.press("book:win:xihu:20270302:0900")
+    await chat.say(PHONE)
+    await chat.press("book:ok")
+    assert chat.card()["number"]
+
+
+@pytest.mark.parametrize(
+    "payload", ["book:appt:", "book:move:" + "Z" * 50, "book:cancel:A2703010011x"]
+)
+async def test_a_forged_appointment_button_is_refused_without_echoing_it(
+    app: App, payload: str
+) -> None:
+    chat = app.chat("en")
+    await chat.say("hello")
+    answer = await chat.press(payload)
+    assert "no longer valid" in answer
+    forged = payload.split(":", 2)[2]
+    assert not forged or forged not in answer

@@ -157,3 +157,24 @@ async def test_an_appointment_by_number(app: App) -> None:
     await stranger.say(f"check appointment {booked.number}")
     assert "found nothing" in stranger.text
     assert timedelta(seconds=booked.start - app.clock.now) > timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "progress:show:" + "X" * 150,
+        "progress:verify:<b>C2611230040</b>",
+        "progress:show:C2611230041",  # a wrong check digit: never one of our buttons
+        "progress:show:",
+    ],
+)
+async def test_a_forged_progress_button_is_refused_without_echoing_it(
+    app: App, payload: str
+) -> None:
+    chat = app.chat("en")
+    await chat.say("hello")
+    answer = await chat.press(payload)
+    assert "no longer valid" in answer
+    forged = payload.partition(":")[2].partition(":")[2]
+    assert not forged or forged not in answer
+    assert all(len(b["payload"].encode()) <= 64 for b in chat.buttons())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -273,6 +274,17 @@ async def test_health_and_metrics(client: TestClient[Any, Any]) -> None:
     assert 'shouwen_turns_total{channel="web",outcome="ok"}' in metrics
     assert "shouwen_turn_seconds_bucket" in metrics
     assert "shouwen_store_up 1.0" in metrics
+
+
+async def test_turns_are_counted_where_metrics_reads_them(
+    settings: Settings, services: Services, handles: RedisHandles
+) -> None:
+    without = dataclasses.replace(services, metrics=None)  # e.g. services loaded elsewhere
+    app = build_app(build_runtime(settings, services=without, redis=handles))
+    async with TestClient(TestServer(app)) as test_client:
+        await post(test_client, text="你好")
+        metrics = await (await test_client.get("/metrics")).text()
+    assert 'shouwen_turns_total{channel="web",outcome="ok"} 1.0' in metrics
 
 
 async def test_redis_down_gives_503_and_the_server_stays_up(
