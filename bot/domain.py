@@ -76,7 +76,7 @@ class Domain:
             clock=clock,
             batcher=store.batcher,
         )
-        scheduler = Scheduler(redis, clock=clock)
+        scheduler = Scheduler(redis, clock=clock, batcher=store.batcher)
 
         async def publish_later(data: str) -> None:
             await outbox.publish(Notice.from_json(data))

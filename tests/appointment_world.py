@@ -119,7 +119,7 @@ def make_world(redis: aioredis.Redis, tmp_path: Path) -> World:
     store = ConversationStore(redis, ttl_seconds=86_400)
     batcher = ScriptBatcher(redis)  # shared, as Domain.build shares the store's
     outbox = Outbox(redis, lambda notice: [], {}, store, clock, batcher=batcher)
-    scheduler = Scheduler(redis, clock)
+    scheduler = Scheduler(redis, clock, batcher)
     appointments = Appointments(
         redis,
         catalog,

@@ -14,7 +14,6 @@ from redis.commands.core import AsyncScript
 
 from bot.services.appointment_records import CREATE
 from bot.services.appointments import (
-    SET_JOB,
     Appointment,
     AppointmentNotFound,
     NotBookable,
@@ -25,6 +24,7 @@ from bot.services.appointments import (
 from bot.services.capacity import TAKEN
 from bot.services.numbers import parse_number
 from bot.services.outbox import PUBLISH
+from bot.services.scheduler import SET_JOB
 from bot.store import keys
 from bot.store.batching import ScriptBatcher
 from bot.store.client import RedisHandles

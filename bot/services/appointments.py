@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -40,14 +40,13 @@ from bot.services.catalog import (
     Slot,
     Window,
 )
-from bot.services.numbers import APPOINTMENT, make_number
+from bot.services.issuing import NumberIssuer
+from bot.services.numbers import APPOINTMENT
 from bot.services.outbox import Notice, Outbox
 from bot.services.policy import Policy
 from bot.services.scheduler import Scheduler
 from bot.services.vault import Vault
-from bot.store import keys
 from bot.store.batching import ScriptBatcher
-from bot.store.guard import guarded
 
 __all__ = [
     "SERVICE_TYPES",
@@ -70,31 +69,6 @@ __all__ = [
 ]
 
 REMINDER = "appointment_reminder"  # the scheduler job kind
-
-# KEYS: the day's number counter.  ARGV: ttl s.  The next sequence number of the day.
-NEXT_SEQ = """
-local counter = KEYS[1]
-local ttl = ARGV[1]
-local seq = redis.call('INCR', counter)
-redis.call('EXPIRE', counter, ttl)
-return seq
-"""
-
-# KEYS: the scheduler's schedule and jobs (bot/services/scheduler.py).  ARGV: job, when
-# ("" to drop the job), "kind data".  What Scheduler.at and Scheduler.cancel store, as one
-# script so that it can share a pipeline with the booking's other writes.
-SET_JOB = """
-local schedule, jobs = KEYS[1], KEYS[2]
-local job, when, spec = ARGV[1], ARGV[2], ARGV[3]
-if when == '' then
-  redis.call('ZREM', schedule, job)
-  redis.call('HDEL', jobs, job)
-  return 0
-end
-redis.call('ZADD', schedule, when, job)
-redis.call('HSET', jobs, job, spec)
-return 1
-"""
 
 
 class Appointments:
@@ -125,8 +99,7 @@ class Appointments:
         self._batch = batcher or ScriptBatcher(redis)
         self._capacity = Capacity(redis, catalog, policy, clock, self._zone, self._batch)
         self._records = Records(redis, vault, self._batch)
-        self._next_seq = redis.register_script(NEXT_SEQ)
-        self._set_job = redis.register_script(SET_JOB)
+        self._numbers = NumberIssuer(redis, self._batch, APPOINTMENT, timezone)
         scheduler.handle(REMINDER, self._on_reminder_job)
 
     # --- Finding windows ----------------------------------------------------------------
@@ -152,7 +125,7 @@ class Appointments:
             if not ric.is_valid(draft.id_number):
                 raise NotBookable("id_invalid")
         now = self._clock()
-        number = await self._next_number(now)
+        number = await self._numbers.issue(now)
         await self._capacity.take(service.id, draft.customer, window, number, created=now)
         appointment = Appointment(
             number=number,
@@ -277,10 +250,12 @@ class Appointments:
         job = f"{REMINDER}:{appointment.number}"
         due = appointment.start - self._policy.reminder_lead.total_seconds()
         # Booked closer to the visit than the lead: the confirmation is the reminder.
-        when: float | str = due if due > self._clock() else ""
-        spec = f"{REMINDER} {appointment.number} {appointment.start}"
-        job_keys = [keys.SCHEDULE, keys.SCHEDULE_JOBS]
-        await guarded(self._batch.run(self._set_job, job_keys, [job, when, spec]))
+        if due > self._clock():
+            await self._scheduler.at(
+                due, job, REMINDER, f"{appointment.number} {appointment.start}"
+            )
+        else:
+            await self._scheduler.cancel(job)
 
     # --- Steps ----------------------------------------------------------------------------
 
@@ -311,12 +286,6 @@ class Appointments:
         if appointment is None:
             raise AppointmentNotFound(number)
         return appointment
-
-    async def _next_number(self, now: float) -> str:
-        day = datetime.fromtimestamp(now, self._zone).date()
-        key = keys.number_counter(APPOINTMENT, f"{day:%y%m%d}")
-        seq = await guarded(self._batch.run(self._next_seq, [key], [keys.COUNTER_TTL_S]))
-        return make_number(APPOINTMENT, day, int(seq))
 
     async def _notify(self, appointment: Appointment, kind: str) -> None:
         if appointment.conversation is None:

@@ -1,13 +1,5 @@
 """Lua scripts of the case store: each is one decision over one case's keys (one hash tag)."""
 
-# KEYS: counter.  ARGV: ttl s.  Returns the next sequence of the counter's day.
-NEXT_SEQ = """
-local counter, ttl = KEYS[1], ARGV[1]
-local seq = redis.call('INCR', counter)
-if seq == 1 then redis.call('EXPIRE', counter, ttl) end
-return seq
-"""
-
 # KEYS: case, events.  ARGV: ttl s, time, actor, note, then field/value pairs.
 # Returns 0 (nothing written) when the number is taken already, else 1.
 OPEN = """

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -32,12 +31,12 @@ from bot.services.case_scripts import (
     COUNT_SINCE,
     INDEX,
     MOVE,
-    NEXT_SEQ,
     OPEN,
     RATE,
     SET_FIELDS,
 )
-from bot.services.numbers import CASE, make_number
+from bot.services.issuing import NumberIssuer
+from bot.services.numbers import CASE
 from bot.services.outbox import Notice, Outbox
 from bot.services.policy import COMPLAINT_CATEGORIES, Policy
 from bot.services.vault import Vault, VaultError
@@ -95,7 +94,7 @@ class Cases:
         self._vault = vault
         self.clock = clock
         self._zone = ZoneInfo(timezone)
-        self._next_seq = redis.register_script(NEXT_SEQ)
+        self._numbers = NumberIssuer(redis, self._batch, CASE, timezone)
         self._open = redis.register_script(OPEN)
         self._move = redis.register_script(MOVE)
         self._set_fields = redis.register_script(SET_FIELDS)
@@ -120,7 +119,7 @@ class Cases:
         actor = actor or ("system" if draft.kind == "callback" else "customer")
         sealed = self._vault.seal(draft.contact) if draft.contact else None
         for _ in range(_OPEN_ATTEMPTS):
-            number = await self._new_number(now)
+            number = await self._numbers.issue(now)
             fields = encode(number, draft, now, due, sealed)
             args: list[str | float] = [keys.CASE_TTL_S, now, actor, note, *flatten(fields)]
             keys_ = [keys.case(number), keys.case_events(number)]
@@ -192,12 +191,6 @@ class Cases:
         """Record a rating once on a resolved case: "ok", "missing", "rated" or its state."""
         args = [rating, self.clock()]
         return str(await guarded(self._batch.run(self._rate, [keys.case(number)], args)))
-
-    async def _new_number(self, now: float) -> str:
-        day = datetime.fromtimestamp(now, self._zone).date()
-        counter = keys.number_counter(CASE, f"{day:%y%m%d}")
-        seq = await guarded(self._batch.run(self._next_seq, [counter], [keys.COUNTER_TTL_S]))
-        return make_number(CASE, day, int(seq))
 
     async def _index(self, customer: str, number: str, kind: str, now: float) -> None:
         index_keys = [keys.customer_cases(customer), keys.customer_complaints(customer)]

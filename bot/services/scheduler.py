@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 
 from bot.errors import StoreUnavailable
 from bot.store import keys
+from bot.store.batching import ScriptBatcher
 from bot.store.guard import guarded, stop_if_cancelled
 
 log = logging.getLogger(__name__)
@@ -45,12 +46,36 @@ return result
 """
 
 
+# KEYS: schedule, jobs.  ARGV: job, when ("" to drop the job), "kind data".  Sets or
+# drops one job atomically.
+SET_JOB = """
+local schedule, jobs = KEYS[1], KEYS[2]
+local job, when, spec = ARGV[1], ARGV[2], ARGV[3]
+if when == '' then
+  redis.call('ZREM', schedule, job)
+  redis.call('HDEL', jobs, job)
+  return 0
+end
+redis.call('ZADD', schedule, when, job)
+redis.call('HSET', jobs, job, spec)
+return 1
+"""
+
+
 class Scheduler:
     """Run a handler for each job of its kind when the job falls due."""
 
-    def __init__(self, redis: aioredis.Redis, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        clock: Callable[[], float] = time.time,
+        batcher: ScriptBatcher | None = None,
+    ) -> None:
         self._redis = redis
         self._clock = clock
+        # Setting a job shares the pipeline of a turn's other writes (the store's, if given).
+        self._batch = batcher or ScriptBatcher(redis)
+        self._set_job = redis.register_script(SET_JOB)
         self._pop_due = redis.register_script(POP_DUE)
         self._handlers: dict[str, Handler] = {}
 
@@ -58,17 +83,14 @@ class Scheduler:
         """Run `kind`'s handler with `data` at `when`; a job id already scheduled is moved."""
         if not kind or " " in kind:
             raise ValueError("a job kind is one word")
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(keys.SCHEDULE, {job: when})
-            pipe.hset(keys.SCHEDULE_JOBS, job, f"{kind} {data}")
-            await guarded(pipe.execute())
+        await self._set(job, [job, when, f"{kind} {data}"])
 
     async def cancel(self, job: str) -> None:
         """Forget a job (nothing happens if it is unknown or already ran)."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zrem(keys.SCHEDULE, job)
-            pipe.hdel(keys.SCHEDULE_JOBS, job)
-            await guarded(pipe.execute())
+        await self._set(job, [job, "", ""])
+
+    async def _set(self, job: str, args: list[str | float]) -> None:
+        await guarded(self._batch.run(self._set_job, [keys.SCHEDULE, keys.SCHEDULE_JOBS], args))
 
     async def when(self, job: str) -> float | None:
         """When a job is due, or None if it is not scheduled."""
