@@ -101,7 +101,7 @@ class Domain:
             policy=policy,
             cases=cases,
             grader=ComplaintGrader(policy, cases),
-            surveys=Surveys(cases, appointments, clock=clock),
+            surveys=Surveys(cases, appointments),
             appointments=appointments,
             outages=Outages.load(data / "outages.yml", zone),
             scheduler=scheduler,

@@ -174,7 +174,7 @@ async def test_unknown_numbers(cases: Cases) -> None:
     with pytest.raises(CaseNotFound):
         await cases.events("C2611240019")
     with pytest.raises(CaseNotFound):
-        await cases.set_fields("C2611240019", owner="agent:1")
+        await cases.set_fields("C2611240019", comment="hello")
 
 
 async def test_bad_drafts_are_refused(cases: Cases) -> None:
@@ -216,12 +216,15 @@ async def test_complaints_since_counts_only_complaints(cases: Cases, clock: Cloc
 
 async def test_set_fields(cases: Cases) -> None:
     number = (await cases.open(fault())).number
-    case = await cases.set_fields(number, rating=4, comment="很好", owner="agent:3")
-    assert (case.rating, case.comment, case.owner) == (4, "很好", "agent:3")
-    case = await cases.set_fields(number, owner=None)
-    assert case.owner is None and await cases.get(number) == case
-    with pytest.raises(ValueError, match="state"):
-        await cases.set_fields(number, state="closed")
+    case = await cases.set_fields(number, comment="很好", callback="C2611240027")
+    assert (case.comment, case.callback) == ("很好", "C2611240027")
+    case = await cases.set_fields(number, callback=None)
+    assert case.callback is None and await cases.get(number) == case
+    # State, rating and owner each change only through their own rule.
+    for field, value in (("state", "closed"), ("rating", 4), ("owner", "agent:3")):
+        with pytest.raises(ValueError, match=field):
+            await cases.set_fields(number, **{field: value})
+    assert (await cases.get(number)) == case
 
 
 async def test_rate_once_and_only_when_resolved(cases: Cases) -> None:

@@ -33,7 +33,7 @@ def cases(world: World) -> Cases:
 
 @pytest.fixture
 def surveys(cases: Cases, world: World) -> Surveys:
-    return Surveys(cases, world.appointments, world.clock)
+    return Surveys(cases, world.appointments)
 
 
 async def resolved(cases: Cases, conversation: str = CHAT, customer: str | None = "u1") -> Case:
@@ -59,7 +59,9 @@ async def state(cases: Cases, number: str) -> str:
 
 
 @pytest.mark.parametrize("rating", [3, 4, 5])
-async def test_a_good_rating_closes_the_case(cases: Cases, surveys: Surveys, rating: int) -> None:
+async def test_a_good_rating_closes_the_case(
+    cases: Cases, surveys: Surveys, world: World, rating: int
+) -> None:
     case = await resolved(cases)
     outcome = await surveys.rate(case.number, rating, conversation=CHAT, customer=None)
     assert outcome == RatingOutcome(case.number, rating, None)
@@ -68,7 +70,7 @@ async def test_a_good_rating_closes_the_case(cases: Cases, surveys: Surveys, rat
     last = (await cases.events(case.number))[-1]
     assert (last.actor, last.from_state, last.to_state) == ("customer", "resolved", "closed")
     assert last.note == f"rated {rating}"  # kept in the archive, not told to the customer
-    closing = (await notices(cases.redis))[-1]
+    closing = (await notices(world.redis))[-1]
     assert closing.params == {"state": "closed", "note": ""}
 
 

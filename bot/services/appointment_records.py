@@ -179,6 +179,15 @@ redis.call('EXPIRE', appointment, ttl)
 return 'ok'
 """
 
+# KEYS: appointment.  ARGV: comment.  The customer's words with their rating; 0 when there
+# is no such appointment.
+COMMENT = """
+local appointment, comment = KEYS[1], ARGV[1]
+if redis.call('EXISTS', appointment) == 0 then return 0 end
+redis.call('HSET', appointment, 'comment', comment)
+return 1
+"""
+
 
 def encode(appointment: Appointment, contact: str, id_number: str | None) -> dict[str, str]:
     """The hash fields of a new appointment; `contact` and `id_number` already sealed."""
@@ -242,6 +251,7 @@ class Records:
         self._change_state = redis.register_script(CHANGE_STATE)
         self._move = redis.register_script(MOVE)
         self._rate = redis.register_script(RATE)
+        self._comment = redis.register_script(COMMENT)
 
     async def create(self, appointment: Appointment, id_number: str | None) -> None:
         """Store a new appointment, its contact and ID number sealed."""
@@ -288,6 +298,12 @@ class Records:
         ]
         status: str = await guarded(self._move(keys=[keys.appointment(number)], args=args))
         return status
+
+    async def comment(self, number: str, text: str) -> bool:
+        """Keep the customer's comment on the visit; False if there is no such visit."""
+        return bool(
+            await guarded(self._batch.run(self._comment, [keys.appointment(number)], [text]))
+        )
 
     async def rate(self, number: str, rating: int, now: float) -> str:
         """Record a done visit's rating once; "ok" or why not (see RATE)."""

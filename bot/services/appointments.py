@@ -212,6 +212,11 @@ class Appointments:
             raise RatingRefused(status)
         return await self._require(number)
 
+    async def set_comment(self, number: str, text: str) -> None:
+        """Keep the customer's comment with their rating (AppointmentNotFound if unknown)."""
+        if not await self._records.comment(number, text):
+            raise AppointmentNotFound(number)
+
     # --- Reading --------------------------------------------------------------------------
 
     async def get(self, number: str) -> Appointment | None:

@@ -68,7 +68,9 @@ ALLOWED_FROM: Mapping[str, tuple[str, ...]] = {
     "resolved": ("in_progress",),
     "closed": ("resolved",),
 }
-SETTABLE_FIELDS = frozenset({"rating", "comment", "callback", "owner"})
+# Fields set as they are: a rating goes through `rate` (once, only when resolved), and an
+# owner will change only with an archive event (the desk).
+SETTABLE_FIELDS = frozenset({"comment", "callback"})
 # A counter could be lost (flushed, failed over) while cases survive: never overwrite one.
 _OPEN_ATTEMPTS = 5
 
@@ -101,11 +103,6 @@ class Cases:
         self._rate = redis.register_script(RATE)
         self._count_since = redis.register_script(COUNT_SINCE)
         self._file = redis.register_script(INDEX)
-
-    @property
-    def redis(self) -> aioredis.Redis:
-        """The client the cases live in (surveys keep visit comments through it)."""
-        return self._redis
 
     async def open(self, draft: CaseDraft, *, actor: str | None = None, note: str = "") -> Case:
         """Open a case: a fresh number, its due times, the first archive event, its indexes.

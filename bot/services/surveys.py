@@ -7,28 +7,21 @@ section 4, closed loop), which `Cases.move` takes care of.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.services.appointments import Appointment, Appointments, RatingRefused
+from bot.services.appointments import (
+    Appointment,
+    AppointmentNotFound,
+    Appointments,
+    RatingRefused,
+)
 from bot.services.case_records import Case, CaseDraft, CaseNotFound
 from bot.services.cases import Cases
 from bot.services.customers import belongs_to
 from bot.services.numbers import APPOINTMENT, CASE
-from bot.store import keys
-from bot.store.guard import guarded
 
 # A rating this low or lower asks a supervisor to call the customer back.
 CALLBACK_AT_MOST = 2
-
-# KEYS: appointment.  ARGV: comment.  Returns 0 when there is no such appointment.
-COMMENT_APPOINTMENT = """
-local appointment, comment = KEYS[1], ARGV[1]
-if redis.call('EXISTS', appointment) == 0 then return 0 end
-redis.call('HSET', appointment, 'comment', comment)
-return 1
-"""
 
 
 class AlreadyRated(ValueError):
@@ -60,13 +53,9 @@ class RatingOutcome:
 class Surveys:
     """Takes ratings and comments and closes the loop on low ones."""
 
-    def __init__(
-        self, cases: Cases, appointments: Appointments, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, cases: Cases, appointments: Appointments) -> None:
         self._cases = cases
         self._appointments = appointments
-        self._clock = clock
-        self._comment_visit = cases.redis.register_script(COMMENT_APPOINTMENT)
 
     async def rate(
         self, subject: str, rating: int, *, conversation: str, customer: str | None
@@ -88,11 +77,12 @@ class Surveys:
             except CaseNotFound:
                 raise NotRateable(subject, "unknown") from None
             return
-        # Appointments has no comment of its own yet: the comment joins the visit's hash.
-        if not subject.startswith(APPOINTMENT) or not await guarded(
-            self._comment_visit([keys.appointment(subject)], [text])
-        ):
+        if not subject.startswith(APPOINTMENT):
             raise NotRateable(subject, "unknown")
+        try:
+            await self._appointments.set_comment(subject, text)
+        except AppointmentNotFound:
+            raise NotRateable(subject, "unknown") from None
 
     async def _rate_case(
         self, subject: str, rating: int, conversation: str, customer: str | None
