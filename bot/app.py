@@ -23,6 +23,7 @@ from bot.i18n import Catalogs
 from bot.metrics import Metrics
 from bot.nlu import Nlu
 from bot.services.faq import Faq
+from bot.services.outbox import TranscriptChannel
 from bot.services.verification import SmsSender
 from bot.settings import Settings
 from bot.store.client import RedisHandles, connect
@@ -54,6 +55,24 @@ class Runtime:
     engine: Engine
     metrics: Metrics
     domain: Domain
+
+    @contextlib.asynccontextmanager
+    async def running(self, *, background: bool = True) -> AsyncIterator[None]:
+        """The runtime at work: the event hub listening and, with `background`, the outbox
+        worker and the scheduler; on the way out all of them stop and Redis is closed."""
+        listener = asyncio.create_task(self.hub.run(), name="event-hub")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.hub.connected.wait(), 5.0)
+        workers = Workers.start(self.domain) if background else None
+        try:
+            yield
+        finally:
+            if workers is not None:
+                await workers.stop()
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+            await self.redis.close()
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -123,6 +142,9 @@ def build_app(runtime: Runtime, *, background: bool = True) -> web.Application:
     app[RUNTIME] = runtime
     app[BACKGROUND] = background
     app.cleanup_ctx.append(_lifetime)
+    runtime.domain.outbox.add_channel(
+        "web", TranscriptChannel(runtime.store, runtime.domain.clock, "web")
+    )
     webchat = WebChat(runtime.engine, runtime.store, runtime.hub, settings, runtime.metrics)
     app.add_routes(webchat.routes())
     app.on_shutdown.append(webchat.socket.close_all)
@@ -131,18 +153,8 @@ def build_app(runtime: Runtime, *, background: bool = True) -> web.Application:
 
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:
-    runtime = app[RUNTIME]
-    listener = asyncio.create_task(runtime.hub.run(), name="event-hub")
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(runtime.hub.connected.wait(), 5.0)
-    workers = Workers.start(runtime.domain) if app[BACKGROUND] else None
-    yield
-    if workers is not None:
-        await workers.stop()
-    listener.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await listener
-    await runtime.redis.close()
+    async with app[RUNTIME].running(background=app[BACKGROUND]):
+        yield
 
 
 @dataclass(slots=True)

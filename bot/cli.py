@@ -135,8 +135,9 @@ def _serve_one(settings: Settings, host: str, port: int, reuse_port: bool) -> No
 
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import Workers, build_runtime
+    from bot.app import build_runtime
     from bot.messages import Inbound
+    from bot.services.outbox import TranscriptChannel
     from bot.store.client import connect
 
     runtime = build_runtime(settings, redis=connect(settings.redis_url))
@@ -153,9 +154,19 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
                 shown.show(later)
 
     async def run() -> None:
-        workers = Workers.start(runtime.domain)
-        watcher = asyncio.create_task(notices())
-        shown.show((await runtime.engine.open(Inbound("cli", chat_id, locale_hint=locale))).replies)
+        runtime.domain.outbox.add_channel(
+            "cli", TranscriptChannel(runtime.store, runtime.domain.clock, "cli")
+        )
+        async with runtime.running():
+            watcher = asyncio.create_task(notices())
+            try:
+                await converse()
+            finally:
+                watcher.cancel()
+
+    async def converse() -> None:
+        opened = await runtime.engine.open(Inbound("cli", chat_id, locale_hint=locale))
+        shown.show(opened.replies)
         loop = asyncio.get_running_loop()
         while True:
             line = await loop.run_in_executor(None, _read_line)
@@ -178,9 +189,6 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
             if result.echo is not None:
                 shown.seq = max(shown.seq, result.echo.seq)
             shown.show(result.replies)
-        watcher.cancel()
-        await workers.stop()
-        await runtime.redis.close()
 
     print("Type a message; a number presses a button; /quit leaves.\n")
     asyncio.run(run())

@@ -16,7 +16,7 @@ from bot.services.complaints import ComplaintGrader
 from bot.services.customers import Customers
 from bot.services.notices import NoticeRenderer
 from bot.services.outages import Outages
-from bot.services.outbox import NOTICE_JOB, Notice, Outbox, WebChannel
+from bot.services.outbox import NOTICE_JOB, Notice, Outbox
 from bot.services.policy import Policy
 from bot.services.scheduler import Scheduler
 from bot.services.surveys import Surveys
@@ -70,8 +70,7 @@ class Domain:
         outbox = Outbox(
             redis,
             NoticeRenderer(catalogs, zone, place_names=place_names),
-            # `shouwen chat` conversations keep a transcript just like web chat's.
-            {name: WebChannel(store, clock=clock, name=name) for name in ("web", "cli")},
+            {},  # each connector adds its channel (Outbox.add_channel)
             store,
             clock=clock,
             batcher=store.batcher,

@@ -10,7 +10,7 @@ import pytest
 
 from bot.messages import Button, Card, Reply
 from bot.services import outbox as outbox_module
-from bot.services.outbox import GROUP, Notice, Outbox, WebChannel
+from bot.services.outbox import GROUP, Notice, Outbox, TranscriptChannel
 from bot.state import ConversationState
 from bot.store import keys
 from bot.store.client import RedisHandles, connect
@@ -49,7 +49,7 @@ def make(
     handles: RedisHandles, clock: Clock, channels: dict[str, object] | None = None, **options: int
 ) -> tuple[Outbox, ConversationStore]:
     store = ConversationStore(handles.commands, ttl_seconds=3600)
-    chosen = channels if channels is not None else {"web": WebChannel(store, clock)}
+    chosen = channels if channels is not None else {"web": TranscriptChannel(store, clock)}
     return Outbox(handles.commands, render, chosen, store, clock, **options), store  # type: ignore[arg-type]
 
 

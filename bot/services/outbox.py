@@ -114,8 +114,9 @@ class Channel(Protocol):
     async def deliver(self, chat: str, replies: Sequence[Reply]) -> None: ...
 
 
-class WebChannel:
-    """Web chat: notices join the transcript, which is the web chat's events feed."""
+class TranscriptChannel:
+    """Notices join the conversation's transcript: the web chat's events feed, the lines
+    `shouwen chat` prints. `name` is the channel it serves."""
 
     def __init__(
         self, store: ConversationStore, clock: Callable[[], float] = time.time, name: str = "web"
