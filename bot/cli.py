@@ -232,7 +232,7 @@ def _show(replies: Sequence[Entry]) -> list[tuple[str, str]]:
 def _nlu_parse(settings: Settings, args: argparse.Namespace) -> int:
     from bot.nlu import Nlu, run_parse
 
-    nlu = Nlu.load(settings.locales_dir, timezone=settings.timezone)
+    nlu = Nlu.load(settings.locales_dir, timezone=settings.timezone, cache_dir=settings.cache_dir)
     language = args.locale or nlu.detect_language(args.text) or settings.default_locale
     print(run_parse(nlu, args.text, language))
     return 0

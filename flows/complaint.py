@@ -8,6 +8,8 @@ blind index of the contact phone, so the repeat rule holds across conversations.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.dialog import Turn
 from bot.i18n import Text, _
 from bot.services.cases import Case, CaseDraft
@@ -89,6 +91,12 @@ def category_of(turn: Turn, text: str) -> str | None:
     return None
 
 
+def _hours(span: timedelta) -> float:
+    """Hours as promised: 24, or 1.5 when the policy says 90 minutes (never rounded up)."""
+    hours = span.total_seconds() / 3600
+    return int(hours) if hours.is_integer() else round(hours, 2)
+
+
 def filed(policy: Policy, case: Case, grade: Grade) -> list[Text]:
     """What a customer is told once the complaint is filed: its number, grade and promised
     response time, then why the grade went up, if it did."""
@@ -99,7 +107,7 @@ def filed(policy: Policy, case: Case, grade: Grade) -> list[Text]:
             "We will respond within {hours} hours, by {due}.",
             number=case.number,
             grade=GRADE_NAMES[grade.grade],
-            hours=round(promised.total_seconds() / 3600),
+            hours=_hours(promised),
             due=moment(case.due["response"]),
         )
     ]

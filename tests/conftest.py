@@ -175,8 +175,6 @@ class MovableClock:
 class RecordingSms:
     """An SMS sender that keeps what it would send (phone, text), for reading codes back."""
 
-    real = False
-
     def __init__(self) -> None:
         self.sent: list[tuple[str, str]] = []
 

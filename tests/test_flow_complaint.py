@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 
 from bot.dialog import Services
-from bot.settings import Settings
+from bot.services.cases import Case
+from bot.services.complaints import Grade
+from bot.services.policy import Policy
+from bot.settings import DATA_DIR, Settings
 from bot.store.client import RedisHandles
+from flows.complaint import filed
 from tests.flow_chat import CASE_NUMBER, PHONE, App, Chat, running_app
 
 
@@ -205,3 +211,18 @@ async def test_cancel_leaves_the_complaint(app: App) -> None:
     await chat.press("complain:cat:billing")
     assert "Cancelled" in await chat.say("cancel")
     assert "describe" not in await chat.say("hello")
+
+
+def test_the_promised_time_is_said_as_the_policy_has_it(services: Services) -> None:
+    policy = Policy.load(DATA_DIR / "policy.yml")
+    ninety = dataclasses.replace(
+        policy, complaint_response={**policy.complaint_response, "urgent": timedelta(minutes=90)}
+    )
+    case = Case(
+        "C2611230040", "complaint", "received", None, None, "en", 0.0, 0.0,
+        {"response": 5400.0}, "", "billing", "urgent", "category:billing", None, None,
+        None, None, None, None, None, None,
+    )  # fmt: skip
+    registered, *_raised = filed(ninety, case, Grade("urgent", "category:billing"))
+    text = services.catalogs.render("en", registered)
+    assert "within 1.5 hours" in text

@@ -12,10 +12,12 @@ import pytest
 from aiohttp import ClientWebSocketResponse, WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import build_app, build_runtime
+from bot.app import RUNTIME, build_app, build_runtime
 from bot.dialog import Services
 from bot.settings import Settings
+from bot.state import ConversationState
 from bot.store.client import RedisHandles, connect
+from bot.store.conversations import NewEntry
 from tests.conftest import free_port
 
 
@@ -148,6 +150,24 @@ async def test_long_poll_wakes_when_something_arrives(client: TestClient[Any, An
     response = await asyncio.wait_for(waiting, 10)
     body = await response.json()
     assert body["events"][0]["seq"] == last + 1
+
+
+async def test_long_poll_reports_the_mode_after_its_wait(client: TestClient[Any, Any]) -> None:
+    first = await post(client, text="你好")
+    conversation, last = first["conversation"], first["replies"][-1]["seq"]
+    waiting = asyncio.create_task(
+        client.get(f"/api/chat/{conversation}/events?after={last}&wait=20")
+    )
+    await asyncio.sleep(0.2)
+    # Meanwhile the conversation goes to the queue (as a handoff does) and says so.
+    store = client.app[RUNTIME].store
+    key = f"web:{conversation}"
+    assert (await store.claim(key, "token", None)).status == "ok"
+    queued = ConversationState(mode="queued").to_json()
+    entry = NewEntry("system", "queued", 0.0)
+    await store.save(key, token="token", state=queued, message_id=None, entries=[entry])
+    body = await (await asyncio.wait_for(waiting, 10)).json()
+    assert body["events"][0]["seq"] == last + 1 and body["mode"] == "queued"
 
 
 @pytest.mark.parametrize(

@@ -83,17 +83,13 @@ return {'wrong', tostring(max_attempts - wrong)}
 
 
 class SmsSender(Protocol):
-    """Sends a text message to a phone; `real` is False for development stand-ins."""
-
-    real: bool
+    """Sends a text message to a phone."""
 
     async def send(self, phone: str, text: str) -> None: ...
 
 
 class ConsoleSmsSender:
     """Development stand-in: writes the SMS, code included, to the server console."""
-
-    real = False
 
     def __init__(self, settings: Settings) -> None:
         if settings.sms_provider:

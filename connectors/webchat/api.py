@@ -129,6 +129,8 @@ class WebChat:
                 entries = await self.store.read(key, after)
                 if not entries and wait and await watch.wait(wait):
                     entries = await self.store.read(key, after)
+                    # The wait can be long: what changed may be the mode (an agent took over).
+                    state, stored_last = await self.known_state(conversation)
         finally:
             self.metrics.event_waiters.dec()
         # A client ahead of the server (its Redis was restored from older data) learns the
