@@ -18,6 +18,7 @@ from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
 from bot.nlu.results import ID_NUMBER, PHONE, TIME, Entity
 from bot.services.catalog import Place, ServiceType, Window
 from bot.services.customers import InvalidPhone, normalise_phone
+from flows.contact import typed_letters_in_number
 
 # Words customers use for each service besides its catalog names (matched case-insensitively;
 # the longest match wins, so "上门维修" beats "维修").
@@ -59,7 +60,6 @@ _HOUR = re.compile(
     re.IGNORECASE,
 )
 _EN_CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)", re.IGNORECASE)
-_DIGITS_AND_LETTERS = re.compile(r"[0-9][0-9A-Za-z\s\-]{5,}[0-9A-Za-z]")
 _ID_LIKE = re.compile(r"[0-9]{6,}[0-9Xx]?")
 _ID_CHARS = re.compile(r"[0-9Xx]{15,}")
 
@@ -193,8 +193,7 @@ def read_phone(text: str, entities: Iterable[Entity]) -> Read:
     # An ID number or a time in the same message is not a badly typed phone.
     for other in entities:
         text = text[: other.start] + " " * (other.end - other.start) + text[other.end :]
-    run = _DIGITS_AND_LETTERS.search(text)
-    if run is not None and re.search(r"[A-Za-z]", run[0]):
+    if typed_letters_in_number(text):
         return Read(reason="letters")
     digits = re.sub(r"\D", "", text)
     if len(digits) < 5:

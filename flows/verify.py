@@ -16,8 +16,8 @@ from bot.nlu.results import PHONE
 from bot.services.customers import InvalidPhone
 from bot.services.vault import mask_phone
 from bot.services.verification import CODE_DIGITS, LOCKOUT_S
+from flows.contact import typed_letters_in_number
 
-_LETTERS = re.compile(r"[^\W\d_]", re.ASCII)
 _NOT_DIGITS = re.compile(r"\D")
 _SPACES = re.compile(r"[\s\-]")
 MOBILE_DIGITS = 11
@@ -32,7 +32,7 @@ def read_mobile(turn: Turn) -> str | Text:
     digits = _NOT_DIGITS.sub("", text)
     if not digits:
         return _("Please type your 11-digit mobile number, e.g. 13800138000.")
-    if _LETTERS.search(text):
+    if typed_letters_in_number(text):
         return _(
             "A phone number has digits only, and what you typed has letters in it. "
             "Please type your 11-digit mobile number."

@@ -142,6 +142,8 @@ async def test_a_description_of_2000_characters_is_stored_whole(app: App) -> Non
         ("en", "138001380", "you typed 9"),
         ("zh", "138001380", "9 位"),
         ("en", "12345678901", "not a valid"),
+        # Words around the number are not letters in it.
+        ("en", "my number is 1380013800", "you typed 10"),
     ],
 )
 async def test_an_invalid_phone_is_asked_again_with_the_reason(
