@@ -298,24 +298,27 @@ async def test_the_nearest_free_windows_read_only_the_days_they_need(
     assert reads == [keys.window_bookings("xihu", f"{TODAY:%Y%m%d}")]  # not the 14 days after
 
 
+@pytest.mark.parametrize("full_days", [2, 4])
 async def test_full_days_send_the_nearest_free_windows_further_out(
-    world: World, reads: list[str]
+    world: World, reads: list[str], full_days: int
 ) -> None:
-    customers = iter(f"cust-{n}" for n in range(100))
-    for day in (TODAY, TOMORROW):
+    customers = iter(f"cust-{n}" for n in range(1000))
+    for n in range(full_days):
+        day = TODAY + timedelta(days=n)
         for slot in await world.appointments.availability("onsite_repair", "xihu", day):
             for _place in range(slot.free):
                 booking = draft(slot.window.id, next(customers), "onsite_repair")
                 await world.appointments.book(booking)
     reads.clear()
     nearest = await world.appointments.nearest_free("onsite_repair", "xihu", at(TODAY, 7), 3)
-    later = TODAY + timedelta(days=2)
+    later = TODAY + timedelta(days=full_days)
     assert [s.window.id for s in nearest] == [
         window("xihu", later, t) for t in ("0900", "1100", "1400")
     ]
-    # The nearest windows' day, then every other day at once; no day twice.
+    # The nearest windows' day first; no day twice; the days around the time asked first
+    # (two days either side), the rest only when those are full.
     assert reads[0] == keys.window_bookings("xihu", f"{TODAY:%Y%m%d}")
-    assert len(set(reads)) == len(reads) == 15
+    assert len(set(reads)) == len(reads) == (3 if full_days < 3 else 15)
     # The same as reading every day of the horizon.
     every = [
         slot

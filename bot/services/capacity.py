@@ -32,6 +32,8 @@ HISTORY_KEEP = 100
 _HOURS_KEPT = 16_384
 # A full window offers this many others.
 NEAREST = 3
+# The nearest free windows are first looked for this many days either side of the time asked.
+NEAR_DAYS = 2
 
 # KEYS: the window's place-day hash.  ARGV: window id, appointment number, capacity,
 # ttl (s, counted from the service's clock, which tests move; never below a day).
@@ -176,18 +178,42 @@ class Capacity:
     ) -> list[Slot]:
         """Free windows nearest in time to `around`, before or after it, never in the past."""
         today = self.today()
-        days = [today + timedelta(days=n) for n in range(self._policy.booking_horizon_days + 1)]
+        horizon = [today + timedelta(days=n) for n in range(self._policy.booking_horizon_days + 1)]
+        # A window more than NEAR_DAYS days from `around`'s day is at least NEAR_DAYS - 1 days
+        # from it: when the nearest `limit` free windows of those days are closer than that,
+        # they are the answer and the rest of the horizon need not be looked at.
+        middle = datetime.fromtimestamp(around, self._zone).date()
+        near = [day for day in horizon if abs((day - middle).days) <= NEAR_DAYS]
+        bound = (NEAR_DAYS - 1) * 86_400
+        taken: dict[str, int] = {}  # read once, whichever pass reads it
+        if near != horizon:
+            free = await self._nearest_of(service, place, near, around, limit, exclude, taken)
+            if len(free) == limit and abs(free[-1].window.starts_at - around) <= bound:
+                return free
+        return await self._nearest_of(service, place, horizon, around, limit, exclude, taken)
+
+    async def _nearest_of(
+        self,
+        service: str,
+        place: str,
+        days: Sequence[date],
+        around: float,
+        limit: int,
+        exclude: str | None,
+        taken: dict[str, int],
+    ) -> list[Slot]:
         candidates = [w for w in self._bookable_windows(service, place, days) if w.id != exclude]
-        candidates.sort(key=lambda w: (abs(w.start.timestamp() - around), w.start))
+        candidates.sort(key=lambda w: (abs(w.starts_at - around), w.starts_at))
         # Read the place-days of the nearest `limit` windows first: mostly they have enough
         # free places. If not, read all the other days at once (a second round trip at most).
         # The same answer as reading every day first.
-        taken: dict[str, int] = {}
         free: list[Slot] = []
+        first = True
         for n, window in enumerate(candidates if limit > 0 else []):
             if window.id not in taken:
                 ahead = [w for w in candidates[n:] if w.id not in taken]
-                taken.update(await self._taken(self._next_days(ahead, limit) if n == 0 else ahead))
+                taken.update(await self._taken(self._next_days(ahead, limit) if first else ahead))
+                first = False
             left = window.capacity - taken[window.id]
             if left > 0:
                 free.append(Slot(window, left))

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from bot.store.packing import pack_with_hiredis
+
 # Ordinary commands give up after this long, so a hung Redis cannot hang a turn.
 COMMAND_TIMEOUT_S = 5.0
 # Subscribers block on reads for as long as nothing happens; redis-py 8 would otherwise
@@ -56,4 +58,8 @@ def connect(url: str | None) -> RedisHandles:
         socket_connect_timeout=COMMAND_TIMEOUT_S,
         health_check_interval=30,
     )
-    return RedisHandles(commands=commands, subscriber=subscriber, embedded=False)
+    return RedisHandles(
+        commands=pack_with_hiredis(commands),
+        subscriber=pack_with_hiredis(subscriber),
+        embedded=False,
+    )
