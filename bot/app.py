@@ -18,21 +18,29 @@ from bot.commands import Commands
 from bot.dialog import Services
 from bot.domain import Domain
 from bot.engine import Engine
-from bot.handoff import HotlineHandoff
+from bot.handoff import DeskHandoff
 from bot.i18n import Catalogs
 from bot.metrics import Metrics
 from bot.nlu import Nlu
+from bot.services.agents import Agents, Presence, Sessions
+from bot.services.desk_bus import DeskBus
 from bot.services.faq import Faq
+from bot.services.handoff import Handoffs
 from bot.services.outbox import TranscriptChannel
+from bot.services.sla import SlaClock
 from bot.services.verification import SmsSender
 from bot.settings import Settings
 from bot.store.client import RedisHandles, connect
 from bot.store.conversations import ConversationStore
 from bot.store.events import EventHub
 from connectors import ops
+from connectors.desk.api import DeskApi, DeskParts
+from connectors.desk.auth import DeskAuth
+from connectors.desk.socket import DeskSocket
 from connectors.errors import error_middleware
 from connectors.webchat.api import WebChat
 from flows.booking import BookingFlow
+from flows.callback import CallbackFlow
 from flows.complaint import ComplaintFlow
 from flows.consultation import ConsultationFlow
 from flows.fault import FaultFlow
@@ -55,23 +63,28 @@ class Runtime:
     engine: Engine
     metrics: Metrics
     domain: Domain
+    desk: DeskParts
 
     @contextlib.asynccontextmanager
     async def running(self, *, background: bool = True) -> AsyncIterator[None]:
         """The runtime at work: the event hub listening and, with `background`, the outbox
         worker and the scheduler; on the way out all of them stop and Redis is closed."""
-        listener = asyncio.create_task(self.hub.run(), name="event-hub")
+        listeners = [
+            asyncio.create_task(self.hub.run(), name="event-hub"),
+            asyncio.create_task(self.desk.bus.run(), name="desk-bus"),
+        ]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.hub.connected.wait(), 5.0)
+            await asyncio.wait_for(self.desk.bus.connected.wait(), 5.0)
         workers = Workers.start(self.domain) if background else None
         try:
             yield
         finally:
             if workers is not None:
                 await workers.stop()
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            for listener in listeners:
+                listener.cancel()
+            await asyncio.gather(*listeners, return_exceptions=True)
             await self.redis.close()
 
 
@@ -112,6 +125,7 @@ def build_runtime(
     store = ConversationStore(redis.commands, ttl_seconds=settings.conversation_ttl_seconds)
     hub = EventHub(redis.subscriber)
     domain = Domain.build(settings, redis.commands, store, services.catalogs, sms=sms, clock=clock)
+    desk = _desk(settings, redis, store, domain, services, metrics, clock)
     engine = Engine(
         store=store,
         services=services,
@@ -124,14 +138,58 @@ def build_runtime(
             ProgressFlow(),
             SatisfactionFlow(),
             VerifyFlow(),
+            CallbackFlow(),
         ],
         fallback=ConsultationFlow(),
-        handoff=HotlineHandoff(),
+        handoff=desk.handoff,
         domain=domain,
         hub=hub,
         clock=clock,
     )
-    return Runtime(settings, redis, store, hub, engine, metrics, domain)
+    desk.handoff.bind(engine)
+    return Runtime(settings, redis, store, hub, engine, metrics, domain, desk)
+
+
+def _desk(
+    settings: Settings,
+    redis: RedisHandles,
+    store: ConversationStore,
+    domain: Domain,
+    services: Services,
+    metrics: Metrics,
+    clock: Callable[[], float],
+) -> DeskParts:
+    """The human side: agents, presence, the queue and handoffs, the SLA clock."""
+    commands = redis.commands
+    bus = DeskBus(commands, redis.subscriber)
+    agents = Agents(commands, clock)
+    presence = Presence(commands, bus, clock)
+    handoffs = Handoffs(commands, clock, store.batcher)
+    domain.cases.observe(handoffs.track)
+    sla = SlaClock(commands, domain.scheduler, domain.cases, bus, domain.stats, metrics, clock)
+    handoff = DeskHandoff(
+        handoffs,
+        domain,
+        bus,
+        store,
+        services.catalogs,
+        presence,
+        domain.stats,
+        settings.timezone,
+    )
+    return DeskParts(
+        handoff=handoff,
+        agents=agents,
+        sessions=Sessions(commands, agents, clock),
+        presence=presence,
+        cases=domain.cases,
+        customers=domain.customers,
+        store=store,
+        bus=bus,
+        sla=sla,
+        stats=domain.stats,
+        catalogs=services.catalogs,
+    )
 
 
 def build_app(runtime: Runtime, *, background: bool = True) -> web.Application:
@@ -148,6 +206,14 @@ def build_app(runtime: Runtime, *, background: bool = True) -> web.Application:
     webchat = WebChat(runtime.engine, runtime.store, runtime.hub, settings, runtime.metrics)
     app.add_routes(webchat.routes())
     app.on_shutdown.append(webchat.socket.close_all)
+    desk = runtime.desk
+    auth = DeskAuth(desk.agents, desk.sessions)
+    app.middlewares.append(auth.middleware)
+    app.add_routes(auth.routes())
+    app.add_routes(DeskApi(desk).routes())
+    desk_socket = DeskSocket(desk, runtime.hub)
+    app.add_routes(desk_socket.routes())
+    app.on_shutdown.append(desk_socket.close_all)
     app.add_routes(ops.routes(runtime.redis, runtime.metrics))
     return app
 

@@ -1,4 +1,4 @@
-"""`shouwen` command line: serve, chat, nlu parse|test."""
+"""`shouwen` command line: serve, chat, nlu parse|test, agent add."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import multiprocessing
+import os
 import secrets
 import signal
 import sys
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING
 from bot.settings import MAX_WORKERS, Settings, SettingsError
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from bot.messages import Entry
 
 log = logging.getLogger("shouwen")
@@ -65,6 +68,17 @@ def _parser() -> argparse.ArgumentParser:
     test = nlu_commands.add_parser("test", help="cross-validate the intent classifier")
     test.add_argument("--folds", type=int, default=5)
     test.set_defaults(run=_nlu_test)
+
+    agent = commands.add_parser("agent", help="desk accounts of agents and supervisors")
+    agent_commands = agent.add_subparsers(required=True, metavar="AGENT_COMMAND")
+    add = agent_commands.add_parser(
+        "add", help="add a desk account (password from SHOUWEN_AGENT_PASSWORD, else made up)"
+    )
+    add.add_argument("name", help="sign-in name: 2-32 of a-z 0-9 _ . -")
+    add.add_argument("--role", required=True, choices=("agent", "supervisor"))
+    add.add_argument("--display", help="the name colleagues see (default: NAME)")
+    add.add_argument("--team", default="general", help="team (default: general)")
+    add.set_defaults(run=_agent_add)
     return parser
 
 
@@ -122,6 +136,7 @@ def _serve_one(settings: Settings, host: str, port: int, reuse_port: bool) -> No
     where = f"http://{host}:{port}/"
     if runtime.redis.embedded:
         store = "embedded in-process store (nothing is kept after it stops; set SHOUWEN_REDIS_URL)"
+        app.on_startup.append(_demo_agents)
     else:
         store = "Redis"
 
@@ -130,8 +145,18 @@ def _serve_one(settings: Settings, host: str, port: int, reuse_port: bool) -> No
         elapsed = time.perf_counter() - started
         print(f"Shouwen is ready in {elapsed:.1f}s on the {store}.", flush=True)
         print(f"Web chat: {where}   Health: {where}health   Metrics: {where}metrics", flush=True)
+        print(f"Agent desk: {where}desk", flush=True)
 
     web.run_app(app, host=host, port=port, reuse_port=reuse_port, print=announce, access_log=None)
+
+
+async def _demo_agents(app: web.Application) -> None:
+    """On the embedded store: a demo agent and supervisor, their passwords shown once."""
+    from bot.app import RUNTIME
+    from bot.services.agents import create_demo_agents
+
+    for name, role, password in await create_demo_agents(app[RUNTIME].desk.agents):
+        print(f"Desk {role}: {name}  one-time password: {password}", flush=True)
 
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:
@@ -244,6 +269,41 @@ def _nlu_test(settings: Settings, args: argparse.Namespace) -> int:
     report, accuracy = run_test(settings.locales_dir, ("zh", "en"), folds=args.folds)
     print(report)
     return 0 if all(value >= 0.95 for value in accuracy.values()) else 1
+
+
+def _agent_add(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.errors import StoreUnavailable
+    from bot.services.agents import Agents, new_password
+    from bot.store.client import connect
+
+    if settings.redis_url is None:
+        print(
+            "shouwen: agent add needs SHOUWEN_REDIS_URL: the embedded store lives inside one "
+            "process and would forget the account at once.",
+            file=sys.stderr,
+        )
+        return 2
+    given = os.environ.get("SHOUWEN_AGENT_PASSWORD")
+    password = given or new_password()
+
+    async def add() -> None:
+        handles = connect(settings.redis_url)
+        try:
+            await Agents(handles.commands).add(
+                args.name, password, args.role, display=args.display, team=args.team
+            )
+        finally:
+            await handles.close()
+
+    try:
+        asyncio.run(add())
+    except (ValueError, StoreUnavailable) as error:  # AgentExists is a ValueError
+        print(f"shouwen: {error}", file=sys.stderr)
+        return 1
+    print(f"Agent {args.name} ({args.role}) added.")
+    if not given:
+        print(f"one-time password: {password}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from bot.settings import Settings
 from bot.state import ConversationState
 
 if TYPE_CHECKING:
+    from bot.commands import Command
     from bot.domain import Domain
     from bot.nlu import Nlu, Parse
     from bot.services.faq import Faq
@@ -159,5 +160,6 @@ class Handoff(Protocol):
     async def request(self, turn: Turn, reason: str) -> None:
         """The customer (or a flow) asked for a person."""
 
-    async def relay(self, turn: Turn) -> None:
-        """A customer message while the conversation is queued or held by an agent."""
+    async def relay(self, turn: Turn, command: Command | None) -> bool:
+        """A customer message while the conversation is queued or held by an agent (with the
+        global command it is, if any); False when no handoff is under way any more."""

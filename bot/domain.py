@@ -19,6 +19,7 @@ from bot.services.outages import Outages
 from bot.services.outbox import NOTICE_JOB, Notice, Outbox
 from bot.services.policy import Policy
 from bot.services.scheduler import Scheduler
+from bot.services.stats import Stats
 from bot.services.surveys import Surveys
 from bot.services.vault import Vault
 from bot.services.verification import ConsoleSmsSender, SmsSender, Verification
@@ -41,6 +42,7 @@ class Domain:
     verification: Verification
     outbox: Outbox
     vault: Vault
+    stats: Stats
     clock: Callable[[], float]
 
     @classmethod
@@ -96,11 +98,12 @@ class Domain:
             timezone=zone,
             batcher=store.batcher,
         )
+        stats = Stats(redis, zone, clock)
         return cls(
             policy=policy,
             cases=cases,
             grader=ComplaintGrader(policy, cases),
-            surveys=Surveys(cases, appointments),
+            surveys=Surveys(cases, appointments, stats),
             appointments=appointments,
             outages=Outages.load(data / "outages.yml", zone),
             scheduler=scheduler,
@@ -110,5 +113,6 @@ class Domain:
             ),
             outbox=outbox,
             vault=vault,
+            stats=stats,
             clock=clock,
         )

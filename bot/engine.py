@@ -14,7 +14,7 @@ import re
 import secrets
 import time
 import unicodedata
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from bot.commands import Command, Commands
@@ -143,6 +143,32 @@ class Engine:
             async with self._releasing(key, token):
                 return await self._welcome(key, token, inbound, claim.state)
 
+    async def act(self, conversation: str, action: Callable[[Turn], Awaitable[None]]) -> bool:
+        """A turn without a customer message: `action` changes the state and says what the
+        customer should read (an agent joined, handed back, resolved). Serialised with the
+        conversation's own turns; False when there is no such conversation."""
+        channel, _sep, chat = conversation.partition(":")
+        inbound = Inbound(channel, chat)
+        token = secrets.token_hex(8)
+        async with self._locks.hold(conversation):
+            claim = await self._claim(conversation, token, None)
+            async with self._releasing(conversation, token):
+                if claim.state is None:
+                    await self.store.release(conversation, token)
+                    return False
+                state = ConversationState.from_json(claim.state)
+                turn = Turn(inbound, "", state, self.services, self.domain, self)
+                await action(turn)
+                await self._take_up(turn)
+                await self._save(conversation, token, turn, customer=None)
+        return True
+
+    async def start_flow(self, turn: Turn, name: str, step: str, slots: dict[str, object]) -> None:
+        """Run flow `name` from `step` with `slots` (e.g. a rating asked for by an agent)."""
+        flow = self._flows[name]
+        turn.state.flow, turn.state.step, turn.state.slots = name, step, dict(slots)
+        await flow.resume(turn)
+
     async def _welcome(
         self, key: str, token: str, inbound: Inbound, stored: str | None
     ) -> TurnResult:
@@ -238,9 +264,10 @@ class Engine:
         if state.mode != "bot":
             if command is not None and command.name in ("language", "stop"):
                 await self._command(turn, command)
-            else:
-                await self.handoff.relay(turn)
-            return
+                return
+            if await self.handoff.relay(turn, command):
+                return
+            state.mode = "bot"  # the handoff is over (ended elsewhere): the bot answers
         if command is not None:
             await self._command(turn, command)
         elif turn.inbound.payload is not None:

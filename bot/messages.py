@@ -104,6 +104,7 @@ class Entry:
     buttons: tuple[Button, ...] = ()
     card: Card | None = None
     client_id: str | None = None  # the client's message id, echoed on customer entries
+    author: str | None = None  # who wrote an agent entry, as customers see them
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -117,6 +118,8 @@ class Entry:
             data["card"] = self.card.as_dict()
         if self.client_id is not None:
             data["client_id"] = self.client_id
+        if self.author is not None:
+            data["author"] = self.author
         return data
 
 

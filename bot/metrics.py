@@ -50,6 +50,19 @@ class Metrics:
         self.event_waiters = Gauge(
             "shouwen_event_waiters", "Open long polls and sockets", registry=self.registry
         )
+        # SLA clock: each counted once across processes (bot/services/sla.py).
+        self.sla_warnings = Counter(
+            "shouwen_sla_warnings", "SLA warnings sent, by due", ["due"], registry=self.registry
+        )
+        self.sla_breaches = Counter(
+            "shouwen_sla_breaches", "SLA breaches, by due", ["due"], registry=self.registry
+        )
+        self.sla_met = Counter(
+            "shouwen_sla_met",
+            "Dues met, by due and whether on time",
+            ["due", "on_time"],
+            registry=self.registry,
+        )
 
         # labels() locks and validates on every call; a turn records four figures, so the
         # labelled children are kept once made (a handful: channels x outcomes, intents).

@@ -52,7 +52,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPRequestEntityTooLarge:
         return error_response(413, "too_large", "The request body is too large.")
     except web.HTTPException as error:
-        if error.status >= 400 and request.path.startswith(("/api/", "/health", "/metrics")):
+        if error.status >= 400 and request.path.startswith(
+            ("/api/", "/desk/api/", "/health", "/metrics")
+        ):
             return error_response(
                 error.status, error.reason.lower().replace(" ", "_"), error.reason
             )

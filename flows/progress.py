@@ -26,6 +26,7 @@ KIND_NAMES: dict[str, Text] = {
     "complaint": _("Complaint"),
     "callback": _("Supervisor callback"),
     "feedback": _("Feedback"),
+    "inquiry": _("Enquiry"),
 }
 CATEGORY_NAMES: dict[str, Text] = {
     "network": _("Network quality"),

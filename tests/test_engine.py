@@ -10,19 +10,22 @@ from bot.app import Runtime, build_runtime
 from bot.dialog import Services, Turn
 from bot.engine import Engine, normalise
 from bot.errors import StoreUnavailable, UnknownConversation
-from bot.handoff import HotlineHandoff
 from bot.messages import Inbound
 from bot.settings import Settings
 from bot.state import ConversationState
 from bot.store.client import RedisHandles, connect
 from flows.consultation import ConsultationFlow
 from flows.smalltalk import SmalltalkFlow
-from tests.conftest import RoundTrips, free_port
+from tests.conftest import MovableClock, RoundTrips, free_port
 
 
 @pytest.fixture
-async def runtime(settings: Settings, services: Services, handles: RedisHandles) -> Runtime:
-    return build_runtime(settings, services=services, redis=handles)
+async def runtime(
+    settings: Settings, services: Services, handles: RedisHandles, clock: MovableClock
+) -> Runtime:
+    # Monday 10:00 in Shanghai: agents are at work (a handoff queues rather than offers a
+    # call back).
+    return build_runtime(settings, services=services, redis=handles, clock=clock)
 
 
 def say(
@@ -152,11 +155,17 @@ async def test_menu_cancel_and_stop_work_anywhere(runtime: Runtime) -> None:
     assert (await state_of(runtime, "c1")).notify is True
 
 
-async def test_human_points_to_the_hotline_until_the_desk_exists(runtime: Runtime) -> None:
+async def test_human_queues_for_an_agent_in_hours_and_offers_a_call_back_after(
+    runtime: Runtime, clock: MovableClock
+) -> None:
     result = await runtime.engine.handle(say("c1", "转人工"))
-    assert runtime.engine.services.settings.hotline in result.replies[0].text
+    assert result.mode == "queued"
+    assert "第 1 位" in result.replies[0].text
+    clock.advance(11 * 3600)  # 21:00: the agents have gone home
     english = await runtime.engine.handle(say("c2", "human", locale="en"))
-    assert "hotline" in english.replies[0].text
+    assert english.mode == "bot"
+    assert "call you back" in english.replies[0].text
+    assert "handoff:callback" in [b.payload for b in english.replies[0].buttons]
 
 
 async def test_language_follows_words_hints_and_choices(runtime: Runtime) -> None:
@@ -318,7 +327,7 @@ def engine_with_a_flow(runtime: Runtime) -> Engine:
         commands=runtime.engine.commands,
         flows=[SmalltalkFlow(), AskNameFlow()],
         fallback=ConsultationFlow(),
-        handoff=HotlineHandoff(),
+        handoff=runtime.desk.handoff,
         domain=runtime.domain,
     )
 
@@ -356,4 +365,4 @@ async def test_asking_for_a_person_in_other_words_is_the_human_command(runtime: 
     text = "我想跟一个活人说话，机器人听不懂"
     assert runtime.engine.commands.detect(text, None) is None  # no command word: the NLU's
     result = await runtime.engine.handle(say("c1", text))
-    assert runtime.engine.services.settings.hotline in result.replies[0].text
+    assert result.mode == "queued"

@@ -8,7 +8,6 @@ from bot.app import build_runtime
 from bot.commands import Commands
 from bot.dialog import Services, Turn
 from bot.engine import Engine
-from bot.handoff import HotlineHandoff
 from bot.i18n import Text
 from bot.messages import Inbound, TurnResult
 from bot.settings import Settings
@@ -137,7 +136,7 @@ def engine(settings: Settings, services: Services, handles: RedisHandles) -> Eng
         commands=Commands.load(settings.locales_dir),
         flows=[AskDay(), Complain(), Mine(), Gate()],
         fallback=ConsultationFlow(),
-        handoff=HotlineHandoff(),
+        handoff=runtime.desk.handoff,
         domain=runtime.domain,
     )
 

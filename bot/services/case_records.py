@@ -63,6 +63,7 @@ class Case:
     rating: int | None
     comment: str | None
     owner: str | None
+    helpers: tuple[str, ...] = ()  # agents who joined after the owner (first contact)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,7 @@ def decode(fields: Mapping[str, str], open_contact: Callable[[str, str], str | N
         rating=int(rating) if rating is not None else None,
         comment=fields.get("comment"),
         owner=fields.get("owner"),
+        helpers=tuple(fields.get("helpers", "").split()),
     )
 
 

@@ -85,3 +85,24 @@ if kind == 'complaint' then
 end
 return 1
 """
+
+# KEYS: case, events.  ARGV: field, due name, time, note, ttl s.
+# Adds the due name to the space-separated list in `field` unless it is there already, with
+# an archive event by "sla" that leaves the state as it is. The SLA clock alerts only when
+# this returns 1, so an alert goes out once whoever asks twice. Returns -1 when there is no
+# such case, 0 when the due was marked already, 1 when it is marked now.
+MARK_SLA = """
+local case, events = KEYS[1], KEYS[2]
+local field, due, ts, note, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local state = redis.call('HGET', case, 'state')
+if not state then return -1 end
+local marked = redis.call('HGET', case, field) or ''
+if string.find(' ' .. marked .. ' ', ' ' .. due .. ' ', 1, true) then return 0 end
+if marked ~= '' then marked = marked .. ' ' end
+redis.call('HSET', case, field, marked .. due)
+redis.call('XADD', events, '*', 'ts', ts, 'actor', 'sla', 'from', state, 'to', state,
+  'note', note)
+redis.call('EXPIRE', case, ttl)
+redis.call('EXPIRE', events, ttl)
+return 1
+"""

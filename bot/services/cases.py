@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -30,6 +30,7 @@ from bot.services.case_records import (
 from bot.services.case_scripts import (
     COUNT_SINCE,
     INDEX,
+    MARK_SLA,
     MOVE,
     OPEN,
     RATE,
@@ -58,7 +59,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CASE_KINDS = ("fault", "complaint", "callback", "feedback")
+# "inquiry": a customer handed to an agent with no other open case (first contact).
+CASE_KINDS = ("fault", "complaint", "callback", "feedback", "inquiry")
 CASE_STATES = ("received", "assigned", "in_progress", "resolved", "closed")
 # Target state -> the states it may be reached from. resolved -> in_progress is the reopen
 # when the customer says it is not fixed (DESIGN.md section 4, closed loop).
@@ -71,8 +73,16 @@ ALLOWED_FROM: Mapping[str, tuple[str, ...]] = {
 # Fields set as they are: a rating goes through `rate` (once, only when resolved), and an
 # owner will change only with an archive event (the desk).
 SETTABLE_FIELDS = frozenset({"comment", "callback"})
+# What the SLA clock marks on a case (space-separated due names): alerts sent, dues met.
+SLA_MARKS = frozenset({"sla_warned", "sla_breached", "sla_met"})
 # A counter could be lost (flushed, failed over) while cases survive: never overwrite one.
 _OPEN_ATTEMPTS = 5
+
+
+# Told of every case opened (`moved_from` None) or moved (`moved_from` the state it left):
+# the SLA clock arms and settles its timers, the desk refreshes. Runs after the change is
+# stored; an observer's failure is logged, never undoes the change or reaches the caller.
+CaseObserver = Callable[[Case, str | None], Awaitable[None]]
 
 
 class Cases:
@@ -103,6 +113,19 @@ class Cases:
         self._rate = redis.register_script(RATE)
         self._count_since = redis.register_script(COUNT_SINCE)
         self._file = redis.register_script(INDEX)
+        self._mark_sla = redis.register_script(MARK_SLA)
+        self._observers: list[CaseObserver] = []
+
+    def observe(self, observer: CaseObserver) -> None:
+        """Call `observer` after every open and every move of a case."""
+        self._observers.append(observer)
+
+    async def _tell(self, case: Case, moved_from: str | None) -> None:
+        for observer in self._observers:
+            try:
+                await observer(case, moved_from)
+            except Exception:
+                log.exception("case observer failed on %s", case.number)
 
     async def open(self, draft: CaseDraft, *, actor: str | None = None, note: str = "") -> Case:
         """Open a case: a fresh number, its due times, the first archive event, its indexes.
@@ -127,7 +150,9 @@ class Cases:
             raise RuntimeError("could not issue a free case number")
         if draft.customer is not None:
             await self._index(draft.customer, number, draft.kind, now)
-        return self._decode(fields)
+        case = self._decode(fields)
+        await self._tell(case, None)
+        return case
 
     async def get(self, number: str) -> Case | None:
         """The case with this number, or None."""
@@ -189,6 +214,20 @@ class Cases:
         args = [rating, self.clock()]
         return str(await guarded(self._batch.run(self._rate, [keys.case(number)], args)))
 
+    async def mark_sla(self, number: str, field: str, due: str) -> bool:
+        """Add `due` to the case's `field` (one of SLA_MARKS) with an archive event; False
+        when it was there already, so the SLA clock acts once per case, due and mark."""
+        if field not in SLA_MARKS:
+            raise ValueError(f"cannot mark {field!r} on a case; marks: {sorted(SLA_MARKS)}")
+        note = f"{due} {field.removeprefix('sla_')}"
+        args: list[str | float] = [field, due, self.clock(), note, keys.CASE_TTL_S]
+        marked = await guarded(
+            self._batch.run(self._mark_sla, [keys.case(number), keys.case_events(number)], args)
+        )
+        if marked == -1:
+            raise CaseNotFound(number)
+        return bool(marked)
+
     async def _index(self, customer: str, number: str, kind: str, now: float) -> None:
         index_keys = [keys.customer_cases(customer), keys.customer_complaints(customer)]
         args = [number, now, kind, keys.CUSTOMER_TTL_S, now - keys.CASE_TTL_S]
@@ -224,6 +263,7 @@ class Cases:
             kind = "case_resolved" if to_state == "resolved" else "case_state"
             params = {"state": to_state, "note": "" if internal else note}
             await self._outbox.publish(Notice(case.conversation, kind, number, case.locale, params))
+        await self._tell(case, str(result[1]))
         return case
 
     async def _release_parent(self, callback: Case) -> None:

@@ -74,7 +74,7 @@ class Policy:
             if grade is None or grade not in self.complaint_response:
                 raise ValueError(f"a complaint needs a grade of {self.grade_ladder}, got {grade!r}")
             spans = {"response": self.complaint_response[grade]}
-        elif kind in ("callback", "feedback"):
+        elif kind in ("callback", "feedback", "inquiry"):
             spans = {"response": self.feedback}
         else:
             raise ValueError(f"no due times for case kind {kind!r}")

@@ -19,6 +19,7 @@ from bot.services.case_records import Case, CaseDraft, CaseNotFound
 from bot.services.cases import Cases
 from bot.services.customers import belongs_to
 from bot.services.numbers import APPOINTMENT, CASE
+from bot.services.stats import Stats
 
 # A rating this low or lower asks a supervisor to call the customer back.
 CALLBACK_AT_MOST = 2
@@ -53,7 +54,10 @@ class RatingOutcome:
 class Surveys:
     """Takes ratings and comments and closes the loop on low ones."""
 
-    def __init__(self, cases: Cases, appointments: Appointments) -> None:
+    def __init__(
+        self, cases: Cases, appointments: Appointments, stats: Stats | None = None
+    ) -> None:
+        self._stats = stats
         self._cases = cases
         self._appointments = appointments
 
@@ -64,10 +68,15 @@ class Surveys:
         if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
             raise NotRateable(subject, "range")
         if subject.startswith(CASE):
-            return await self._rate_case(subject, rating, conversation, customer)
-        if subject.startswith(APPOINTMENT):
-            return await self._rate_visit(subject, rating, conversation, customer)
-        raise NotRateable(subject, "unknown")
+            outcome = await self._rate_case(subject, rating, conversation, customer)
+        elif subject.startswith(APPOINTMENT):
+            outcome = await self._rate_visit(subject, rating, conversation, customer)
+        else:
+            raise NotRateable(subject, "unknown")
+        if self._stats is not None:  # the day's CSAT (the supervisor's chart)
+            await self._stats.add("csat_n", 1)
+            await self._stats.add("csat_sum", rating)
+        return outcome
 
     async def comment(self, subject: str, text: str) -> None:
         """Keep the customer's comment (their own words, whole) on the rated case or visit."""

@@ -29,6 +29,7 @@ class NewEntry:
     buttons: tuple[Button, ...] = ()
     card: Card | None = None
     client_id: str | None = None
+    author: str | None = None  # the agent's name customers see, on agent entries
 
     def to_json(self) -> str:
         data: dict[str, Any] = {"r": self.role, "t": self.text, "ts": self.ts}
@@ -38,6 +39,8 @@ class NewEntry:
             data["c"] = self.card.as_dict()
         if self.client_id is not None:
             data["i"] = self.client_id
+        if self.author is not None:
+            data["a"] = self.author
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     def __post_init__(self) -> None:
@@ -45,7 +48,9 @@ class NewEntry:
         object.__setattr__(self, "ts", round(self.ts, 3))
 
     def numbered(self, seq: int) -> Entry:
-        return Entry(seq, self.role, self.text, self.ts, self.buttons, self.card, self.client_id)
+        return Entry(
+            seq, self.role, self.text, self.ts, self.buttons, self.card, self.client_id, self.author
+        )
 
 
 def entry_from_stream(stream_id: str, fields: Sequence[str] | dict[str, str]) -> Entry:
@@ -64,6 +69,7 @@ def entry_from_stream(stream_id: str, fields: Sequence[str] | dict[str, str]) ->
         buttons=tuple(Button(title, payload) for title, payload in data.get("b", ())),
         card=Card.from_dict(card) if card else None,
         client_id=data.get("i"),
+        author=data.get("a"),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -69,32 +69,54 @@ class EventHub:
 
     async def run(self) -> None:
         """Listen until cancelled, reconnecting with backoff when Redis goes away."""
-        delay = 0.2
-        while True:
-            try:
-                await self._listen()
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as error:
-                if self.connected.is_set():
-                    delay = 0.2  # it had been working: start the backoff afresh
-                self.connected.clear()
-                log.warning("event subscription lost (%s); retrying in %.1fs", error, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        await listen_forever(
+            self._subscriber, keys.EVENTS_CHANNEL, self._on_message, self.connected, "event"
+        )
 
-    async def _listen(self) -> None:
-        pubsub = self._subscriber.pubsub(ignore_subscribe_messages=True)
+    def _on_message(self, data: str) -> None:
+        conversation_id, _sep, seq = data.rpartition(" ")
+        if seq.isdigit():
+            self.announce(conversation_id, int(seq))
+
+
+async def listen_forever(
+    subscriber: aioredis.Redis,
+    channel: str,
+    on_message: Callable[[str], None],
+    connected: asyncio.Event,
+    name: str,
+) -> None:
+    """Hand each message of `channel` to `on_message` until cancelled; `connected` is set
+    while subscribed. A lost connection is retried with backoff (0.2 s doubling to 5 s)."""
+    delay = 0.2
+    while True:
         try:
-            await pubsub.subscribe(keys.EVENTS_CHANNEL)
-            self.connected.set()
-            while True:
-                message = await pubsub.get_message(timeout=30.0)
-                if message is None or message.get("type") != "message":
-                    continue
-                conversation_id, _sep, seq = str(message["data"]).rpartition(" ")
-                if seq.isdigit():
-                    self.announce(conversation_id, int(seq))
-        finally:
-            with contextlib.suppress(RedisError, OSError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await _listen(subscriber, channel, on_message, connected)
+        except asyncio.CancelledError:
+            raise
+        except (RedisError, OSError) as error:
+            if connected.is_set():
+                delay = 0.2  # it had been working: start the backoff afresh
+            connected.clear()
+            log.warning("%s subscription lost (%s); retrying in %.1fs", name, error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def _listen(
+    subscriber: aioredis.Redis,
+    channel: str,
+    on_message: Callable[[str], None],
+    connected: asyncio.Event,
+) -> None:
+    pubsub = subscriber.pubsub(ignore_subscribe_messages=True)
+    try:
+        await pubsub.subscribe(channel)
+        connected.set()
+        while True:
+            message = await pubsub.get_message(timeout=30.0)
+            if message is not None and message.get("type") == "message":
+                on_message(str(message["data"]))
+    finally:
+        with contextlib.suppress(RedisError, OSError):
+            await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -11,6 +11,8 @@ PREFIX = "sw"
 # Pub/sub channel announcing "<conversation> <last seq>" whenever a transcript grows, so
 # long polls and sockets in every server process wake up. Not a key: nothing is stored.
 EVENTS_CHANNEL = f"{PREFIX}:events"
+# Pub/sub channel of desk events (queue moves, alerts, presence) for every process's desks.
+DESK_CHANNEL = f"{PREFIX}:desk"
 
 # A turn holds its conversation this long at most; a crashed process frees it by expiry.
 LOCK_TTL_MS = 10_000
@@ -147,3 +149,65 @@ SCHEDULE = f"{PREFIX}:{{schedule}}"
 """Sorted set: job id scored by when it is due (reminders; later the SLA clock)."""
 SCHEDULE_JOBS = f"{PREFIX}:{{schedule}}:jobs"
 """Hash: job id -> "kind data" of each scheduled job."""
+
+
+# --- Handoffs --------------------------------------------------------------------------
+HANDOFF_QUEUE = f"{PREFIX}:{{queue}}"
+"""Sorted set: conversations waiting for an agent, scored by when they (last) joined."""
+
+
+def handoff(conversation_id: str) -> str:
+    """Hash: the conversation's handoff (queued / held / ended, its case, owner and agent)."""
+    return f"{PREFIX}:{{h:{conversation_id}}}"
+
+
+def agent_held(agent: str) -> str:
+    """Set: the conversations an agent holds now (their load)."""
+    return f"{PREFIX}:{{hd:{agent}}}"
+
+
+# --- Daily statistics (the supervisor's "today" and charts) ---------------------------
+# Charts look back 30 days; ten more spare a day lost to a slow clock or a late reader.
+STATS_TTL_S = 40 * 86_400
+
+
+def stats_day(day: str) -> str:
+    """Hash: counter name -> amount for one operator day (yyyymmdd; STATS_TTL_S)."""
+    return f"{PREFIX}:{{stats}}:{day}"
+
+
+# --- Desk: agents, sessions, login failures, presence ---------------------------------
+# Agents' accounts live until removed. A desk session ends after 12 hours without a request
+# (sliding): a shift with its breaks, yet a forgotten browser does not stay signed in for
+# days. Failed logins of one name are counted 15 minutes; the fifth locks it 15 minutes.
+DESK_SESSION_IDLE_S = 12 * 3600
+LOGIN_LOCK_S = 15 * 60
+
+AGENTS = f"{PREFIX}:agents"
+"""Set: the name of every agent (the desk's lists and `shouwen agent` read it)."""
+PRESENCE = f"{PREFIX}:presence"
+"""Hash: agent name -> "<status> <epoch of the last heartbeat>"; older than 90 s is offline."""
+
+
+def agent(name: str) -> str:
+    """Hash: an agent (name, display, role, team, pw = argon2id hash, created)."""
+    return f"{PREFIX}:{{ag:{name}}}"
+
+
+def agent_login_failures(name: str) -> str:
+    """Hash: login attempts of a name in the current window (`n`, `first`, `until` when
+    locked); kept LOGIN_LOCK_S after the last attempt. Counted for unknown names too, so
+    a lock-out does not tell which names exist."""
+    return f"{PREFIX}:{{ag:{name}}}:fails"
+
+
+def desk_session(token_hash: str) -> str:
+    """Hash: a desk session (agent, csrf, created, seen) under the sha256 of its token, so
+    a copy of Redis opens no desk; expires DESK_SESSION_IDLE_S after its last use."""
+    return f"{PREFIX}:{{ds:{token_hash}}}"
+
+
+OPEN_CASES = f"{PREFIX}:{{open}}"
+"""Sorted set: numbers of cases not yet resolved, by creation (the supervisor's SLA view)."""
+AUDIT = f"{PREFIX}:{{audit}}"
+"""Stream: who revealed which customer's personal data, when and why."""

@@ -1,0 +1,1 @@
+"""The agents' desk: sign-in, the JSON API and the live socket under /desk."""

@@ -1,0 +1,505 @@
+"""Handoffs to people through the web chat and the desk: the queue, the silent bot, hand
+back and resolve, timeouts, first-contact ownership, exactly one accept, two processes.
+
+`running_world` (also used by tests/test_desk_api.py) is the whole server on a clock the
+tests move: customers talk through the web chat API, agents through the desk API with a
+cookie and CSRF token of their own, and nothing runs in the background (notices are drained
+and scheduled jobs fired by hand).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import ClientResponse, ClientWebSocketResponse, DummyCookieJar, WSMsgType
+from aiohttp.test_utils import TestClient, TestServer
+from argon2 import PasswordHasher
+
+from bot.app import Runtime, build_app, build_runtime
+from bot.dialog import Services
+from bot.domain import Domain
+from bot.handoff import IDLE_HELD_S, IDLE_QUEUED_S, AgentRef, DeskHandoff
+from bot.services.agents import Agents, Sessions
+from bot.services.desk_bus import DeskEvent, to_agent
+from bot.services.handoff import RESERVED_S, HandoffRecord, Taken
+from bot.settings import Settings
+from bot.state import ConversationState
+from bot.store.client import RedisHandles, connect
+from connectors.desk.auth import COOKIE, CSRF_HEADER
+from tests.conftest import CLOCK_START, MovableClock, RecordingSms
+from tests.flow_chat import CASE_NUMBER, PHONE, Chat
+
+PASSWORD = "correct horse battery"
+# Accounts are made with Agents.add as in production, with a cheap argon2 cost for speed.
+CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+Client = TestClient[Any, Any]
+
+
+@dataclass
+class AgentDesk:
+    """One signed-in desk: its own session cookie and CSRF token (the client keeps none)."""
+
+    client: Client
+    name: str
+    token: str
+    csrf: str
+
+    def headers(self, *, csrf: bool = True) -> dict[str, str]:
+        headers = {"Cookie": f"{COOKIE}={self.token}"}
+        if csrf:
+            headers[CSRF_HEADER] = self.csrf
+        return headers
+
+    async def get(self, path: str) -> ClientResponse:
+        return await self.client.get(path, headers=self.headers(csrf=False))
+
+    async def post(
+        self, path: str, body: object = None, *, csrf: bool = True, data: bytes | None = None
+    ) -> ClientResponse:
+        headers = self.headers(csrf=csrf)
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+            return await self.client.post(path, data=data, headers=headers)
+        return await self.client.post(path, json=body or {}, headers=headers)
+
+    async def ok(self, method: str, path: str, body: object = None) -> Any:
+        """The JSON of a call that must succeed."""
+        response = await (self.get(path) if method == "GET" else self.post(path, body))
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+    async def accept(self, conversation: str) -> Any:
+        return await self.ok("POST", f"/desk/api/conversations/{conversation}/accept")
+
+    async def socket(self) -> ClientWebSocketResponse:
+        return await self.client.ws_connect("/desk/ws", headers=self.headers(csrf=False))
+
+
+class Recorder:
+    """Keeps every desk event of every process, for waiting on the one a test expects."""
+
+    def __init__(self) -> None:
+        self.events: list[DeskEvent] = []
+
+    def __call__(self, event: DeskEvent) -> None:
+        self.events.append(event)
+
+    async def wait(self, predicate: Callable[[DeskEvent], bool], seconds: float = 5.0) -> DeskEvent:
+        async with asyncio.timeout(seconds):
+            while True:
+                for event in self.events:
+                    if predicate(event):
+                        return event
+                await asyncio.sleep(0.01)
+
+    async def quiet(self, predicate: Callable[[DeskEvent], bool], seconds: float = 0.3) -> None:
+        """No event like this arrives (within a pub/sub round trip's time)."""
+        await asyncio.sleep(seconds)
+        assert not [e for e in self.events if predicate(e)]
+
+
+def alert(agent: str, level: str) -> Callable[[DeskEvent], bool]:
+    return lambda e: e.kind == "alert" and e.to == to_agent(agent) and e.data["level"] == level
+
+
+@dataclass
+class World:
+    """A running server and what tests reach behind it."""
+
+    client: Client
+    runtime: Runtime
+    clock: MovableClock
+    sms: RecordingSms
+    agents: Agents
+    bus_events: Recorder = field(default_factory=Recorder)
+
+    @property
+    def domain(self) -> Domain:
+        return self.runtime.domain
+
+    @property
+    def handoff(self) -> DeskHandoff:
+        return self.runtime.desk.handoff
+
+    def chat(self, locale: str = "zh") -> Chat:
+        return Chat(self.client, locale)
+
+    async def add_agent(
+        self, name: str, role: str = "agent", display: str | None = None, *, online: bool = True
+    ) -> AgentDesk:
+        await self.agents.add(name, PASSWORD, role, display=display)
+        desk = await self.login(name)
+        if online:
+            await self.runtime.desk.presence.set(name, "online")
+        return desk
+
+    async def login(self, name: str) -> AgentDesk:
+        response = await self.client.post(
+            "/desk/api/login", json={"name": name, "password": PASSWORD}
+        )
+        assert response.status == 200, await response.text()
+        csrf = (await response.json())["csrf"]
+        return AgentDesk(self.client, name, response.cookies[COOKIE].value, csrf)
+
+    async def state(self, chat: Chat) -> ConversationState:
+        raw, _seq = await self.runtime.store.load(chat.key)
+        assert raw is not None
+        return ConversationState.from_json(raw)
+
+    async def record(self, chat: Chat) -> HandoffRecord:
+        record = await self.handoff.handoffs.get(chat.key)
+        assert record is not None
+        return record
+
+    async def queue_up(self, chat: Chat, words: str = "转人工") -> str:
+        """The customer asks for a person; the case number the reply names."""
+        answer = await chat.say(words)
+        assert (await self.state(chat)).mode == "queued", answer
+        return CASE_NUMBER.findall(answer)[0]
+
+    async def fire_due(self) -> int:
+        return await self.domain.scheduler.fire_due()
+
+    async def archive(self, number: str) -> list[tuple[str, str]]:
+        """The case's archive as (actor, note)."""
+        return [(e.actor, e.note) for e in await self.domain.cases.events(number)]
+
+
+async def texts_of(chat: Chat, after: int = 0) -> list[tuple[str, str]]:
+    """The customer's events feed as (role, text)."""
+    return [(e["role"], e["text"]) for e in await chat.events(after)]
+
+
+async def last_seq(chat: Chat) -> int:
+    events = await chat.events()
+    return int(events[-1]["seq"]) if events else 0
+
+
+@contextlib.asynccontextmanager
+async def running_world(
+    settings: Settings, services: Services, handles: RedisHandles, clock: MovableClock
+) -> AsyncIterator[World]:
+    sms = RecordingSms()
+    runtime = build_runtime(settings, services=services, redis=handles, clock=clock, sms=sms)
+    agents = Agents(handles.commands, clock, hasher=CHEAP)
+    runtime.desk.agents = agents
+    runtime.desk.sessions = Sessions(handles.commands, agents, clock)
+    app = build_app(runtime, background=False)
+    async with TestClient(TestServer(app), cookie_jar=DummyCookieJar()) as client:
+        world = World(client, runtime, clock, sms, agents)
+        with runtime.desk.bus.listen(world.bus_events):
+            yield world
+
+
+@pytest.fixture
+async def world(
+    settings: Settings, services: Services, real_redis: str, clock: MovableClock
+) -> AsyncIterator[World]:
+    """The server on a real Redis."""
+    handles = connect(real_redis)
+    async with running_world(settings, services, handles, clock) as running:
+        yield running
+
+
+@pytest.fixture
+async def either(
+    settings: Settings, services: Services, handles: RedisHandles, clock: MovableClock
+) -> AsyncIterator[World]:
+    """The server on the embedded store and on a real Redis."""
+    async with running_world(settings, services, handles, clock) as running:
+        yield running
+
+
+async def verify(world: World, chat: Chat, phone: str = PHONE) -> None:
+    """Verify the web chat customer as the owner of `phone` (one-time code by SMS)."""
+    await chat.say("my cases" if chat.locale == "en" else "我的工单")
+    await chat.say(phone)
+    answer = await chat.say(world.sms.last_code(phone))
+    assert "verified" in answer or "验证成功" in answer, answer
+    assert (await world.state(chat)).customer is not None
+
+
+# --- Asking for a person --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("words", "locale", "expected"),
+    [
+        ("转人工", "zh", ("第 1 位", "约 4 分钟")),
+        ("人工", "zh", ("第 1 位", "约 4 分钟")),
+        ("agent", "en", ("number 1 in the queue", "about 4 minutes")),
+        ("human", "en", ("number 1 in the queue", "about 4 minutes")),
+    ],
+)
+async def test_asking_for_a_person_queues_with_position_and_wait(
+    either: World, words: str, locale: str, expected: tuple[str, str]
+) -> None:
+    chat = either.chat(locale)
+    await chat.say("你好" if locale == "zh" else "hello")
+    answer = await chat.say(words)
+    assert all(part in answer for part in expected), answer
+    assert "handoff:leave" in [b["payload"] for b in chat.buttons()]
+    assert (await either.state(chat)).mode == "queued"
+    record = await either.record(chat)
+    assert record.state == "queued" and record.case in answer
+    assert [r.conversation for r in await either.handoff.handoffs.queue()] == [chat.key]
+    case = await either.domain.cases.get(record.case or "")
+    assert case is not None and case.state == "received" and case.conversation == chat.key
+
+
+async def test_the_wait_counts_the_agents_online(world: World) -> None:
+    for name in ("wang", "li"):
+        await world.add_agent(name)
+    chats = [world.chat("en") for _ in range(3)]
+    answers = [await chat.say("human") for chat in chats]
+    # Two agents online: numbers 1 and 2 wait one round of 4 minutes, number 3 two.
+    assert "number 2 in the queue; the wait is about 4 minutes" in answers[1]
+    assert "number 3 in the queue; the wait is about 8 minutes" in answers[2]
+
+
+async def test_two_misunderstood_turns_offer_a_person_who_is_queued_when_pressed(
+    either: World,
+) -> None:
+    chat = either.chat("en")
+    await chat.say("asdkjh qwpeoiu zxcmnb")
+    assert "cmd:human" not in [b["payload"] for b in chat.buttons()]
+    await chat.say("qwpoe zmxnc alskdj")
+    answer = await chat.press_button("cmd:human")
+    assert "number 1 in the queue" in answer
+    assert (await either.state(chat)).mode == "queued"
+    assert (await either.record(chat)).state == "queued"
+
+
+async def test_the_queue_tells_each_customer_their_place_as_it_moves(either: World) -> None:
+    wang = await either.add_agent("wang", display="王丽")
+    first, second = either.chat("zh"), either.chat("en")
+    await either.queue_up(first)
+    answer = await second.say("human")
+    assert "number 2 in the queue; the wait is about 8 minutes" in answer
+    # Writing while queued is answered with the place, not by the bot's flows.
+    again = await second.say("still there?")
+    assert "You are number 2 in the queue" in again
+    assert (await either.state(second)).mode == "queued"
+    queue = await wang.ok("GET", "/desk/api/queue")
+    assert [(e["conversation"], e["position"]) for e in queue["entries"]] == [
+        (first.key, 1),
+        (second.key, 2),
+    ]
+    await wang.accept(first.key)
+    assert any(
+        "you are now number 1; the wait is about 4 minutes" in text
+        for _role, text in await texts_of(second)
+    )
+    assert any("王丽" in text for _role, text in await texts_of(first))
+    queue = await wang.ok("GET", "/desk/api/queue")
+    assert [(e["conversation"], e["position"]) for e in queue["entries"]] == [(second.key, 1)]
+
+
+# --- Outside service hours: a call back -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "words", "due"), [("zh", "转人工", "11月24日"), ("en", "human", "Nov 24, 2026")]
+)
+async def test_outside_hours_a_call_back_case_is_offered_and_opened(
+    either: World, locale: str, words: str, due: str
+) -> None:
+    either.clock.advance(11 * 3600)  # Monday 21:00: the agents have gone home
+    chat = either.chat(locale)
+    answer = await chat.say(words)
+    assert "08:00" in answer and "20:00" in answer
+    assert (await either.state(chat)).mode == "bot"
+    assert await either.handoff.handoffs.get(chat.key) is None
+    assert await either.handoff.handoffs.queue() == []
+    asked = await chat.press_button("handoff:callback")
+    assert "13800138000" in asked  # the example of a mobile number
+    done = await chat.say(PHONE)
+    number = CASE_NUMBER.findall(done)[0]
+    assert PHONE in done and due in done, done
+    case = await either.domain.cases.get(number)
+    assert case is not None and case.kind == "callback" and case.contact == PHONE
+    assert case.due["response"] == either.clock.now + 24 * 3600
+
+
+async def test_a_verified_customer_is_called_back_on_their_verified_phone(
+    either: World,
+) -> None:
+    chat = either.chat("en")
+    await verify(either, chat)
+    either.clock.advance(11 * 3600)
+    await chat.say("human")
+    done = await chat.press_button("handoff:callback")
+    number = CASE_NUMBER.findall(done)[0]
+    assert PHONE in done and "Which mobile number" not in done
+    case = await either.domain.cases.get(number)
+    assert case is not None and case.kind == "callback"
+    assert case.customer == (await either.state(chat)).customer
+
+
+# --- An agent holds the conversation ----------------------------------------------------
+
+
+async def test_while_an_agent_holds_the_conversation_the_bot_is_silent(world: World) -> None:
+    wang = await world.add_agent("wang", display="王丽")
+    chat = world.chat("zh")
+    await world.queue_up(chat)
+    await wang.accept(chat.key)
+    assert (await world.state(chat)).mode == "agent"
+    before = await last_seq(chat)
+    answer = await chat.say("宽带太慢了怎么办")  # a question the bot would answer itself
+    assert answer == "" and chat.replies == []
+    assert await texts_of(chat, before) == [("customer", "宽带太慢了怎么办")]
+    # The holder's desk is told; the agent's words reach the customer's feed.
+    await world.bus_events.wait(
+        lambda e: e.kind == "entry" and e.to == to_agent("wang")
+        and e.data["conversation"] == chat.key
+    )
+    sent = await wang.ok(
+        "POST", f"/desk/api/conversations/{chat.key}/messages", {"text": "您好，我来帮您看看"}
+    )
+    assert sent["entry"]["role"] == "agent"
+    events = await chat.events(before)
+    agent_lines = [e for e in events if e["role"] == "agent"]
+    assert [(e["text"], e["author"]) for e in agent_lines] == [("您好，我来帮您看看", "王丽")]
+    assert all(e["role"] != "bot" for e in events)
+
+
+async def test_hand_back_lets_the_bot_answer_again(world: World) -> None:
+    wang = await world.add_agent("wang", display="王丽")
+    chat = world.chat("zh")
+    await world.queue_up(chat)
+    await wang.accept(chat.key)
+    await wang.ok("POST", f"/desk/api/conversations/{chat.key}/handback", {"rate": False})
+    assert (await world.state(chat)).mode == "bot"
+    assert (await world.record(chat)).state == "ended"
+    assert any("王丽" in text and "智能助手" in text for _r, text in await texts_of(chat))
+    answer = await chat.say("国际漫游怎么开通")
+    assert "漫游" in answer
+    # The agent no longer holds it: their words are refused.
+    response = await wang.post(f"/desk/api/conversations/{chat.key}/messages", {"text": "hi"})
+    assert response.status == 403
+
+
+async def test_hand_back_with_a_rating_asks_for_it_on_a_resolved_case(world: World) -> None:
+    wang = await world.add_agent("wang")
+    chat = world.chat("en")
+    number = await world.queue_up(chat, "human")
+    await wang.accept(chat.key)
+    for state in ("in_progress", "resolved"):
+        await wang.ok("POST", f"/desk/api/cases/{number}/state", {"to": state, "note": ""})
+    before = await last_seq(chat)
+    await wang.ok("POST", f"/desk/api/conversations/{chat.key}/handback", {"rate": True})
+    events = await chat.events(before)  # the resolved notice is not drained: the hand back asks
+    assert any(f"satisfied are you with {number}" in e["text"] for e in events), events
+    state = await world.state(chat)
+    assert state.mode == "bot" and state.flow == "rate"
+    answer = await chat.say("5")
+    assert "5 out of 5" in answer
+    case = await world.domain.cases.get(number)
+    assert case is not None and case.rating == 5
+
+
+async def test_hand_back_with_a_rating_of_an_open_case_does_not_ask(world: World) -> None:
+    wang = await world.add_agent("wang")
+    chat = world.chat("en")
+    await world.queue_up(chat, "human")
+    await wang.accept(chat.key)
+    before = await last_seq(chat)
+    await wang.ok("POST", f"/desk/api/conversations/{chat.key}/handback", {"rate": True})
+    texts = " ".join(text for _r, text in await texts_of(chat, before))
+    assert "satisfied" not in texts and "What else can I do for you?" in texts
+    assert (await world.state(chat)).flow is None
+
+
+@pytest.mark.parametrize("locale", ["zh", "en"])
+async def test_resolving_ends_the_handoff_and_asks_for_a_rating(world: World, locale: str) -> None:
+    wang = await world.add_agent("wang")
+    chat = world.chat(locale)
+    number = await world.queue_up(chat, "转人工" if locale == "zh" else "human")
+    await wang.accept(chat.key)
+    body = await wang.ok(
+        "POST", f"/desk/api/conversations/{chat.key}/resolve", {"note": "reset the port"}
+    )
+    assert body["case"]["state"] == "resolved"
+    case = await world.domain.cases.get(number)
+    assert case is not None and case.state == "resolved"
+    assert ("wang", "reset the port") in await world.archive(number)
+    assert (await world.state(chat)).mode == "bot"
+    assert (await world.record(chat)).state == "ended"
+    assert await world.domain.outbox.drain("test") >= 1
+    buttons = [b["payload"] for e in await chat.events() for b in e["buttons"]]
+    assert [p for p in buttons if p.startswith(f"rate:{number}:")] == [
+        f"rate:{number}:{n}" for n in range(1, 6)
+    ]
+    await chat.press(f"rate:{number}:4")
+    case = await world.domain.cases.get(number)
+    assert case is not None and case.rating == 4 and case.state == "closed"
+
+
+# --- Leaving and going silent -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "leave"),
+    [("zh", "取消"), ("en", "cancel"), ("zh", "handoff:leave"), ("en", "handoff:leave")],
+)
+async def test_leaving_the_queue_ends_the_handoff_and_keeps_the_case_open(
+    either: World, locale: str, leave: str
+) -> None:
+    chat = either.chat(locale)
+    number = await either.queue_up(chat, "转人工" if locale == "zh" else "human")
+    if leave.startswith("handoff:"):
+        answer = await chat.press_button(leave)
+    else:
+        answer = await chat.say(leave)
+    assert number in answer
+    assert ("退出排队" if locale == "zh" else "left the queue") in answer
+    assert (await either.state(chat)).mode == "bot"
+    record = await either.record(chat)
+    assert record.state == "ended"
+    assert await either.handoff.handoffs.queue() == []
+    case = await either.domain.cases.get(number)
+    assert case is not None and case.state == "received"
+    assert ("customer", "left the queue: call back") in await either.archive(number)
+    assert "漫游" in await chat.say("国际漫游怎么开通") if locale == "zh" else True
+
+
+@pytest.mark.parametrize(("held", "idle_s"), [(False, IDLE_QUEUED_S), (True, IDLE_HELD_S)])
+async def test_a_silent_customer_is_let_go_and_the_case_stays_open(
+    world: World, held: bool, idle_s: int
+) -> None:
+    wang = await world.add_agent("wang")
+    chat, waiting = world.chat("en"), world.chat("en")
+    number = await world.queue_up(chat, "human")
+    if held:
+        await wang.accept(chat.key)
+    # A word from the customer restarts the clock.
+    world.clock.advance(idle_s - 60)
+    await chat.say("still here")
+    world.clock.advance(120)
+    await world.fire_due()
+    assert (await world.record(chat)).state == ("held" if held else "queued")
+    await waiting.say("human")  # someone behind, who moves up
+    world.clock.advance(idle_s)
+    await world.fire_due()
+    record = await world.record(chat)
+    assert record.state == "ended" and record.why == "silent"  # type: ignore[attr-defined]
+    assert (await world.state(chat)).mode == "bot"
+    texts = [text for _r, text in await texts_of(chat)]
+    assert any("have not heard from you" in t and number in t for t in texts)
+    case = await world.domain.cases.get(number)
+    assert case is not None and case.state not in ("resolved", "closed")
+    assert ("system", "customer silent: call back") in await world.archive(number)
+    assert wang.name not in [
+        c for c in await world.handoff.handoffs.held_by("wang") if c == chat.key
+    ]
+    if held:
+        await world.bus_events.wait(alert("wang", "silent"))
+    else:
+        assert any("now number 1" in t for _r, t in await texts_of(waiting))
