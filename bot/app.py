@@ -22,6 +22,7 @@ from bot.handoff import DeskHandoff
 from bot.i18n import Catalogs
 from bot.metrics import Metrics
 from bot.nlu import Nlu
+from bot.nlu.mood import Mood
 from bot.services.agents import Agents, Presence, Sessions
 from bot.services.desk_bus import DeskBus
 from bot.services.faq import Faq
@@ -104,6 +105,7 @@ def load_services(settings: Settings, metrics: Metrics | None = None) -> Service
         ),
         faq=Faq.load(settings.locales_dir),
         metrics=metrics,
+        mood=Mood.load(settings.locales_dir),
     )
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from bot.commands import Command
     from bot.domain import Domain
     from bot.nlu import Nlu, Parse
+    from bot.nlu.mood import Mood
     from bot.services.faq import Faq
 
 # Consecutive misunderstood turns after which a human is offered (DESIGN.md section 4).
@@ -44,12 +45,15 @@ class Services:
     nlu: Nlu
     faq: Faq
     metrics: Metrics | None = None
+    mood: Mood | None = None  # anger and abuse: a reason to hand over to a person
 
 
 class Router(Protocol):
     """What a turn asks of the engine: run another flow on behalf of the current one."""
 
     async def call(self, turn: Turn, flow: str, resume_at: str) -> None: ...
+
+    async def hand_off(self, turn: Turn, reason: str, case: str | None) -> None: ...
 
 
 @dataclass(slots=True)
@@ -78,6 +82,10 @@ class Turn:
         flow is resumed at step `resume_at` with what it had gathered (e.g. verify a phone
         number, then show the customer's cases)."""
         await self.router.call(self, flow, resume_at)
+
+    async def hand_off(self, reason: str, case: str | None = None) -> None:
+        """Bring a person in on the flow's own decision (e.g. an urgent complaint, `case`)."""
+        await self.router.hand_off(self, reason, case)
 
     def finish(self) -> None:
         """The running flow is done; a flow set aside for it, if any, takes over again."""
@@ -157,8 +165,8 @@ class Flow(Protocol):
 class Handoff(Protocol):
     """Bringing a person in: what "human" does, and where messages go while one is involved."""
 
-    async def request(self, turn: Turn, reason: str) -> None:
-        """The customer (or a flow) asked for a person."""
+    async def request(self, turn: Turn, reason: str, case_number: str | None = None) -> None:
+        """The customer (or a flow, about `case_number`) asked for a person."""
 
     async def relay(self, turn: Turn, command: Command | None) -> bool:
         """A customer message while the conversation is queued or held by an agent (with the

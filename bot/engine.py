@@ -163,6 +163,10 @@ class Engine:
                 await self._save(conversation, token, turn, customer=None)
         return True
 
+    async def hand_off(self, turn: Turn, reason: str, case: str | None) -> None:
+        """A flow decided a person should take over (Router)."""
+        await self.handoff.request(turn, reason, case)
+
     async def start_flow(self, turn: Turn, name: str, step: str, slots: dict[str, object]) -> None:
         """Run flow `name` from `step` with `slots` (e.g. a rating asked for by an agent)."""
         flow = self._flows[name]
@@ -276,6 +280,9 @@ class Engine:
             turn.say(_("I didn't get any text. What can I do for you?"), buttons=self.menu(turn))
         elif state.flow is not None and state.flow in self._flows:
             await self._step(turn, self._flows[state.flow])
+        elif self.services.mood is not None and self.services.mood.angry(turn.text):
+            # Angry or abusive words with no task under way: a person answers them best.
+            await self.handoff.request(turn, "anger")
         else:
             state.leave_flow()
             await self._by_text(turn)

@@ -266,6 +266,8 @@ class ComplaintFlow:
         )
         for text in raised:
             turn.say(text)
+        if grade.grade == "urgent":  # urgent complaints go to a person at once
+            await turn.hand_off("urgent_complaint", case.number)
 
     async def _contact(self, turn: Turn) -> tuple[str, str | None]:
         """The customer id and contact phone: the verified customer's, or the one given."""

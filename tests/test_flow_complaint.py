@@ -228,3 +228,20 @@ def test_the_promised_time_is_said_as_the_policy_has_it(services: Services) -> N
     registered, *_raised = filed(ninety, case, Grade("urgent", "category:billing"))
     text = services.catalogs.render("en", registered)
     assert "within 1.5 hours" in text
+
+
+@pytest.mark.parametrize("locale", ["zh", "en"])
+async def test_an_urgent_complaint_goes_to_a_person_at_once(app: App, locale: str) -> None:
+    chat = app.chat(locale)
+    description = "我的个人信息被泄露了" if locale == "zh" else "my personal data was leaked"
+    number = await complain(chat, "privacy", description)
+    record = await app.runtime.desk.handoff.handoffs.get(chat.key)
+    assert record is not None and record.state == "queued" and record.case == number
+    assert record.reason == "urgent_complaint"
+    assert ("工单 " + number if locale == "zh" else f"case {number}") in chat.text
+
+
+async def test_an_ordinary_complaint_stays_with_the_bot(app: App) -> None:
+    chat = app.chat("zh")
+    await complain(chat, "billing", "上个月莫名其妙扣了我50元增值业务费")
+    assert await app.runtime.desk.handoff.handoffs.get(chat.key) is None
