@@ -37,6 +37,7 @@ from bot.store.events import EventHub
 from connectors import ops
 from connectors.desk.api import DeskApi, DeskParts
 from connectors.desk.auth import DeskAuth
+from connectors.desk.pages import DeskPages
 from connectors.desk.socket import DeskSocket
 from connectors.errors import error_middleware
 from connectors.webchat.api import WebChat
@@ -213,6 +214,7 @@ def build_app(runtime: Runtime, *, background: bool = True) -> web.Application:
     app.middlewares.append(auth.middleware)
     app.add_routes(auth.routes())
     app.add_routes(DeskApi(desk).routes())
+    app.add_routes(DeskPages().routes())
     desk_socket = DeskSocket(desk, runtime.hub)
     app.add_routes(desk_socket.routes())
     app.on_shutdown.append(desk_socket.close_all)

@@ -143,6 +143,8 @@ class DeskHandoff:
         )
         await self._watch_idle(turn.conversation, IDLE_QUEUED_S, turn.now())
         if new:
+            if turn.text:  # the queue's preview, before the customer writes anything more
+                await self.handoffs.heard(turn.conversation, turn.text)
             await self._stats.add("handoffs", 1, turn.now())
             await self._bus.publish(DeskEvent("queue"))
             if owner:
@@ -192,7 +194,18 @@ class DeskHandoff:
         return True
 
     async def _leave(self, turn: Turn, record: HandoffRecord) -> None:
-        await self.handoffs.end(turn.conversation, states=("queued",), agent=None, why="left")
+        ended = await self.handoffs.end(
+            turn.conversation, states=("queued",), agent=None, why="left"
+        )
+        if ended is None:  # an agent accepted at this very moment: they answer it
+            now = await self.handoffs.get(turn.conversation)
+            if now is not None and now.state == "held":
+                turn.state.mode = "agent"
+                target = to_agent(now.agent or "")
+                await self._bus.publish(
+                    DeskEvent("entry", target, {"conversation": turn.conversation})
+                )
+                return
         turn.state.mode = "bot"
         turn.say(
             _(
@@ -400,7 +413,8 @@ class DeskHandoff:
         case = await cases.get(record.case)
         if case is None:
             raise Refused("the case no longer exists")
-        if case.state in ("received", "assigned"):
+        # A customer back about a resolved (not yet closed) case reopens it.
+        if case.state in ("received", "assigned", "resolved"):
             if case.state == "received":
                 await cases.move(case.number, "assigned", actor=agent.name, internal=True)
             await cases.move(case.number, "in_progress", actor=agent.name, internal=True)
@@ -410,6 +424,10 @@ class DeskHandoff:
 
         async def done(turn: Turn) -> None:
             turn.state.mode = "bot"
+            if resolved.conversation != conversation:
+                # The notice goes to the conversation the case began in; the customer is here.
+                turn.say(_("Your case {number} has been resolved.", number=resolved.number))
+                await self.engine.start_flow(turn, "rate", "score", {"subject": resolved.number})
 
         await self.engine.act(conversation, done)
         await self._bus.publish(DeskEvent("conversation", data={"conversation": conversation}))

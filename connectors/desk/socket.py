@@ -87,7 +87,7 @@ class DeskSocket:
                 continue
             try:
                 data = json.loads(message.data)
-            except ValueError:
+            except (ValueError, RecursionError):  # deep nesting must not end the socket
                 await outbox.put({"type": "error", "code": "invalid_json"})
                 continue
             kind = data.get("type") if isinstance(data, dict) else None

@@ -17,6 +17,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.errors import ConversationBusy, ShouwenError, UnknownConversation
 from bot.messages import Inbound
+from bot.state import ConversationState
 from bot.store.conversations import READ_PAGE
 from bot.store.events import Watch
 from connectors.errors import ApiError
@@ -106,15 +107,22 @@ class ChatSocket:
         return conversation, last if after < 0 else min(after, last)
 
     async def _push(self, ws: web.WebSocketResponse, key: str, cursor: int, watch: Watch) -> None:
+        mode: str | None = None  # the mode last told (hello told it too: once more is harmless)
         while not ws.closed:
             try:
                 entries = await self.chat.store.read(key, cursor)
+                raw, _last = await self.chat.store.load(key)
             except ShouwenError:
                 await asyncio.sleep(1.0)  # Redis is away: look again soon, not in 30 s
                 continue
             for entry in entries:
                 await ws.send_json({"type": "event", "event": entry.as_dict()})
                 cursor = entry.seq
+            # An agent joining or leaving changes the mode outside the client's own turns.
+            latest = ConversationState.from_json(raw).mode if raw is not None else mode
+            if latest != mode:
+                mode = latest
+                await ws.send_json({"type": "mode", "mode": mode})
             if len(entries) < READ_PAGE:  # caught up: wait for news
                 await watch.wait(IDLE_WAKE_S)
 

@@ -66,6 +66,7 @@
     floor: 0,           // events at or below this were shown on an earlier page load
     seen: new Set(),    // seqs already rendered (or deliberately skipped)
     mode: 'bot',
+    agentName: '',      // the agent's name from their latest line, shown with the agent mode
     locale: langOf(HINT_LOCALE),
     open: false,
     outbox: [],         // [{id, text?, payload?}] waiting for their customer echo
@@ -386,7 +387,7 @@
     UI.hint.textContent = t('hint');
     UI.typingLabel.textContent = t('typing');
     UI.list.setAttribute('aria-label', t('messages'));
-    UI.list.querySelectorAll('.sw-agent .sw-who').forEach(function (el) { el.textContent = t('agent'); });
+    UI.list.querySelectorAll('.sw-agent .sw-who').forEach(function (el) { el.textContent = whoText(el.dataset.author); });
     UI.list.querySelectorAll('.sw-card-due dt').forEach(function (el) { el.textContent = t('due'); });
     UI.list.querySelectorAll('.sw-msg.sw-customer').forEach(updateCustomerMeta);
     renderMode();
@@ -403,13 +404,20 @@
 
   function setMode(mode) {
     if (mode !== 'bot' && mode !== 'queued' && mode !== 'agent') return;
+    if (mode !== 'agent') S.agentName = ''; // the next agent's name comes with their first line
     S.mode = mode;
     renderMode();
   }
 
   function renderMode() {
-    UI.subText.textContent = t('sub_' + S.mode);
+    const name = S.mode === 'agent' ? S.agentName : '';
+    UI.subText.textContent = t('sub_' + S.mode) + (name ? ' · ' + name : '');
     UI.panel.dataset.mode = S.mode;
+  }
+
+  // Agent lines carry the agent's name (`author`) when the server knows it.
+  function whoText(author) {
+    return author ? author + ' · ' + t('agent') : t('agent');
   }
 
   function setOpen(open, byUser) {
@@ -604,7 +612,15 @@
     const el = h('div', 'sw-msg sw-' + role);
     el.dataset.seq = String(ev.seq);
     el.dataset.role = role;
-    if (role === 'agent') el.appendChild(h('div', 'sw-who', t('agent')));
+    if (role === 'agent') {
+      const author = str(ev.author).trim();
+      const who = h('div', 'sw-who', whoText(author));
+      if (author) {
+        who.dataset.author = author;
+        if (author !== S.agentName) { S.agentName = author; renderMode(); }
+      }
+      el.appendChild(who);
+    }
     const bubble = h('div', 'sw-bubble');
     const text = str(ev.text);
     if (text) bubble.appendChild(h('div', 'sw-text', text));
@@ -836,6 +852,7 @@
           break;
         case 'event':
           handleEvent(d.event, true);
+          if (d.mode) setMode(d.mode);
           break;
         case 'typing':
           showTyping(!!d.on);
