@@ -215,6 +215,13 @@ async def test_customer_and_agent_chat_live_and_the_resolved_case_is_rated(
     await desk.click("#send")
     await widget_shows(customer, "agent", "请稍候")
 
+    # The case panel: a state change and a note, both in the case's archive.
+    await desk.locator("#case-moves button[data-to='in_progress']").click()
+    await desk.locator("#case-state[data-state='in_progress']").wait_for()
+    await desk.fill("#note-text", "已远程检测线路")
+    await desk.press("#note-text", "Enter")
+    await desk.locator("#case-events .event", has_text="已远程检测线路").wait_for()
+
     await desk.click("#act-resolve")
     await desk.fill("#resolve-note", "重启光猫后恢复")
     await desk.click("#resolve-do")
@@ -306,12 +313,32 @@ async def test_hostile_customer_text_is_text_in_the_desk(server: Server, browser
     await desk_shows(desk, "customer", "onerror")
     texts = await desk.locator("#transcript .entry.role-customer .entry-text").all_inner_texts()
     assert HOSTILE in texts
-    await accept(desk, conversation)
+    number = await accept(desk, conversation)
     await say(customer, HOSTILE + " again")
     await desk_shows(desk, "customer", "again")
     await desk.locator("#mine .mine-item .preview", has_text="onerror").wait_for()
     assert await desk.locator("#app img, #app script:not([src])").count() == 0
     assert await desk.evaluate("window.__pwned") is None
+
+    # Passed on to a colleague, whose desk shows the same text as text.
+    bob = await new_page(browser)
+    await sign_in(bob, server, "bob")
+    await desk.click("#act-transfer")
+    await desk.select_option("#transfer-agent", "bob")
+    await desk.fill("#transfer-note", HOSTILE)
+    await desk.locator("#transfer-form button[type='submit']").click()
+    await desk.locator("#chat-sub", has_text="Bob Li").wait_for()  # hers no more
+    assert await desk.locator("#reply").is_disabled()
+    await bob.locator("#alert-list .alert", has_text=number).wait_for()
+    await bob.locator(f"#mine .mine-item[data-conversation='{conversation}']").click()
+    await bob.locator("#chat-main[data-mode='held']").wait_for()
+    await desk_shows(bob, "customer", "again")
+    await bob.locator("#case-events .event", has_text="onerror").wait_for()
+    await widget_shows(customer, "bot", "Bob Li")
+    case = await case_of(server, number)
+    assert case.owner == "alice" and "bob" in case.helpers
+    assert await bob.locator("#app img").count() == 0
+    assert await bob.evaluate("window.__pwned") is None
 
 
 async def test_the_supervisor_sees_the_floor_and_changes_an_owner(
@@ -354,7 +381,9 @@ async def test_the_supervisor_sees_the_floor_and_changes_an_owner(
 
 async def test_the_desk_speaks_chinese_and_english(server: Server, browser: Any) -> None:
     desk = await new_page(browser, locale="en-US")
-    await desk.goto(server.url + "/desk")
+    page = await desk.goto(server.url + "/desk")
+    policy = (await page.all_headers())["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
     await desk.locator("#login-form").wait_for()
     assert await desk.locator("#login-submit").inner_text() == "Sign in"
     await desk.locator("#login-form .lang-toggle").click()
