@@ -160,7 +160,11 @@ class Engine:
                 turn = Turn(inbound, "", state, self.services, self.domain, self)
                 await action(turn)
                 await self._take_up(turn)
-                await self._save(conversation, token, turn, customer=None)
+                saved = await self._save(conversation, token, turn, customer=None)
+        if not saved:  # nothing said, but the mode may have changed: wake the readers
+            seq = await self.store.poke(conversation)
+            if self.hub is not None:
+                self.hub.announce(conversation, seq)
         return True
 
     async def hand_off(self, turn: Turn, reason: str, case: str | None) -> None:

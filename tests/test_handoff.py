@@ -835,3 +835,20 @@ async def test_a_desk_on_one_process_follows_a_customer_served_by_another(
             assert data["entry"]["text"] == "我家宽带从早上开始断网"
         finally:
             await ws.close()
+
+
+async def test_a_waiting_reader_learns_at_once_that_the_agent_resolved(world: World) -> None:
+    wang = await world.add_agent("wang")
+    chat = world.chat("en")
+    await world.queue_up(chat, "human")
+    await wang.accept(chat.key)
+    after = await last_seq(chat)
+    poll = asyncio.create_task(
+        world.client.get(f"/api/chat/{chat.id}/events?after={after}&wait=20")
+    )
+    await asyncio.sleep(0.2)  # the long poll is waiting
+    await wang.ok("POST", f"/desk/api/conversations/{chat.key}/resolve", {"note": "fixed"})
+    # Resolving says nothing in the chat itself (the rating request comes as a notice),
+    # yet the waiting reader is woken with the new mode rather than after its 20 s.
+    response = await asyncio.wait_for(poll, 5)
+    assert (await response.json())["mode"] == "bot"

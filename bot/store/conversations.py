@@ -154,6 +154,14 @@ class ConversationStore:
         existing = await guarded(self._redis.get(key))
         return str(existing) if existing else conversation_id
 
+    async def poke(self, conversation_id: str) -> int:
+        """Wake the conversation's readers in every process without adding an entry (its
+        mode changed); returns its last seq."""
+        _state, seq = await self.load(conversation_id)
+        channel = keys.EVENTS_CHANNEL
+        await guarded(self._redis.publish(channel, f"{conversation_id} {seq}"))
+        return seq
+
     async def load(self, conversation_id: str) -> tuple[str | None, int]:
         """The stored state (None if unknown) and the last seq, without locking."""
         state, seq = await guarded(
