@@ -587,6 +587,14 @@ async def test_a_transfer_adds_a_helper_keeps_the_owner_and_alerts_them(world: W
     # The owner still sees the conversation another agent holds now; helpers too.
     assert (await wang.get(f"/desk/api/conversations/{chat.key}")).status == 200
     assert (await li.get(f"/desk/api/cases/{number}")).status == 200
+    # ... and keeps it in their own list, which the helpers do not.
+    mine = await wang.ok("GET", "/desk/api/conversations")
+    assert [c["number"] for c in mine["owned"]] == [number] and mine["held"] == []
+    assert (await li.ok("GET", "/desk/api/conversations"))["owned"] == []
+    # Resolved, it leaves the owner's list.
+    zhang = await world.login("zhang")
+    await zhang.ok("POST", f"/desk/api/conversations/{chat.key}/resolve", {"note": "done"})
+    assert (await wang.ok("GET", "/desk/api/conversations"))["owned"] == []
 
 
 async def test_a_transfer_to_a_team_queues_again_and_the_owner_stays(world: World) -> None:
@@ -758,6 +766,10 @@ async def test_only_a_supervisor_changes_the_owner_with_a_reason(world: World) -
     assert ("zhao", "owner: wang -> li: wang is on leave") in await world.archive(number)
     await world.bus_events.wait(alert("li", "owner"))
     await world.bus_events.wait(alert("wang", "owner"))
+    # The case moves from the former owner's list to the new owner's.
+    assert (await wang.ok("GET", "/desk/api/conversations"))["owned"] == []
+    owned = (await li.ok("GET", "/desk/api/conversations"))["owned"]
+    assert [c["number"] for c in owned] == [number]
 
 
 # --- Exactly one wins; two processes --------------------------------------------------------

@@ -365,7 +365,18 @@ class Handoffs:
         result = await guarded(
             self._batch.run(self._take_case, [keys.case(number), keys.case_events(number)], args)
         )
+        if result[0] == "owner":
+            await self._own(agent, number)
         return str(result[0]), (str(result[1]) if len(result) > 1 else None)
+
+    async def _own(self, agent: str, number: str) -> None:
+        key = keys.agent_owned(agent)
+        await guarded(self._redis.zadd(key, {number: self._clock()}))
+        await guarded(self._redis.expire(key, keys.CASE_TTL_S))
+
+    async def owned_by(self, agent: str, limit: int = 100) -> list[str]:
+        """The open cases `agent` owns, most recently taken first."""
+        return list(await guarded(self._redis.zrevrange(keys.agent_owned(agent), 0, limit - 1)))
 
     async def set_owner(self, number: str, owner: str, *, by: str, reason: str) -> str | None:
         """A supervisor gives the case to `owner`; the former owner ("" none), None if no case."""
@@ -373,12 +384,20 @@ class Handoffs:
         former = await guarded(
             self._batch.run(self._set_owner, [keys.case(number), keys.case_events(number)], args)
         )
-        return None if former is None else str(former)
+        if former is None:
+            return None
+        if former:
+            await guarded(self._redis.zrem(keys.agent_owned(str(former)), number))
+        await self._own(owner, number)
+        return str(former)
 
     async def track(self, case: Case, moved_from: str | None) -> None:
-        """Keep the index of open cases the supervisor view lists (a Cases observer)."""
+        """Keep the indexes of open cases (the supervisor's view, each owner's list) as
+        cases move (a Cases observer)."""
         if case.state in ("resolved", "closed"):
             await guarded(self._redis.zrem(keys.OPEN_CASES, case.number))
+            if case.owner:
+                await guarded(self._redis.zrem(keys.agent_owned(case.owner), case.number))
         else:
             await guarded(self._redis.zadd(keys.OPEN_CASES, {case.number: case.created}))
 

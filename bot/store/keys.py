@@ -161,6 +161,11 @@ def handoff(conversation_id: str) -> str:
     return f"{PREFIX}:{{h:{conversation_id}}}"
 
 
+def agent_owned(agent: str) -> str:
+    """Sorted set: the open cases an agent owns (first contact), by when they took them."""
+    return f"{PREFIX}:{{ow:{agent}}}"
+
+
 def agent_held(agent: str) -> str:
     """Set: the conversations an agent holds now (their load)."""
     return f"{PREFIX}:{{hd:{agent}}}"

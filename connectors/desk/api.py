@@ -148,7 +148,12 @@ class DeskApi:
             record = await self.parts.handoff.handoffs.get(conversation)
             if record is not None and record.state == "held" and record.agent == agent.name:
                 held.append(_record(record))
-        return _json({"held": held})
+        owned = []
+        for number in await self.parts.handoff.handoffs.owned_by(agent.name):
+            case = await self.parts.cases.get(number)
+            if case is not None and case.owner == agent.name:  # the index may lag a change
+                owned.append(self._case_body(case))
+        return _json({"held": held, "owned": owned})
 
     async def conversation(self, request: web.Request) -> web.Response:
         agent = _agent(request)
