@@ -185,6 +185,7 @@ class DeskHandoff:
                 buttons=[(_("Leave the queue"), LEAVE)],
             )
             await self._watch_idle(turn.conversation, IDLE_QUEUED_S, turn.now())
+            await self._bus.publish(DeskEvent("queue"))  # desks show the new preview
             return True
         turn.state.mode = "agent"  # the agent answers; the bot stays silent
         await self._watch_idle(turn.conversation, IDLE_HELD_S, turn.now())

@@ -292,10 +292,14 @@ async def test_the_queue_tells_each_customer_their_place_as_it_moves(either: Wor
     either.clock.advance(1)
     answer = await second.say("human")
     assert "number 2 in the queue; the wait is about 8 minutes" in answer
-    # Writing while queued is answered with the place, not by the bot's flows.
+    # Writing while queued is answered with the place, not by the bot's flows; the desks
+    # are told to show the new preview.
+    await asyncio.sleep(0.3)  # the queue events of asking have come through
+    either.bus_events.events.clear()
     again = await second.say("still there?")
     assert "You are number 2 in the queue" in again
     assert (await either.state(second)).mode == "queued"
+    await either.bus_events.wait(lambda e: e.kind == "queue")
     queue = await wang.ok("GET", "/desk/api/queue")
     assert [(e["conversation"], e["position"]) for e in queue["entries"]] == [
         (first.key, 1),
