@@ -4,7 +4,7 @@ One State per question; what was gathered lives in FSMContext data (phone and ID
 sealed by the vault, as Shouwen's slots keep them). The handlers make the calls Shouwen's
 booking flow makes: the same NLU (`detect_language`, `parse` for free-text times), the
 same readers of answers (flows/booking_slots.py), the same `Appointments` of a Domain
-built by `Domain.build` on the same Redis (`nearest_free` for the time question,
+built on the same Redis as the server builds it (`nearest_free` for the time question,
 `availability` for the time asked, `book`), and the same catalog texts. It handles only
 the road the benchmark takes, with a re-ask where a value is missing: its author has less
 to do than Shouwen's flow, which also takes several answers in one message, lets the
@@ -35,7 +35,6 @@ from bot.nlu import Parse
 from bot.services.appointments import AppointmentDraft, BookingError
 from bot.settings import Settings
 from bot.store.client import connect
-from bot.store.conversations import ConversationStore
 from flows.booking_slots import match_service, read_id, read_phone, read_when
 from flows.booking_texts import (
     appointment_card,
@@ -294,11 +293,14 @@ def _refusal(domain: Domain, day: Any, at: Any, now: datetime) -> str | None:
 async def domain_side(
     services: Services, url: str, router: Callable[[Services, Domain], Router]
 ) -> AsyncIterator[AiogramSide]:
-    """An aiogram bot with `router`, and a Domain of its own on the same Redis database."""
+    """An aiogram bot with `router`, and a Domain of its own on the same Redis database,
+    wired as the server wires Shouwen's: `build_runtime` also hangs the desk's observers on
+    its cases (the SLA clock's timers, the index of open cases), so that a case opened on
+    either side does the same work. Only the domain is used; the rest stays idle."""
+    from bot.app import build_runtime
+
     handles = connect(url)
-    settings = Settings()
-    store = ConversationStore(handles.commands, ttl_seconds=settings.conversation_ttl_seconds)
-    domain = Domain.build(settings, handles.commands, store, services.catalogs)
+    domain = build_runtime(Settings(), services=services, redis=handles).domain
     try:
         async with aiogram_side(services, url, router(services, domain)) as side:
             yield side

@@ -2,9 +2,10 @@
 
 One State per question, what was gathered in FSMContext data. The handlers make the calls
 Shouwen's complaint flow makes: the same NLU, the same readers (`category_of`,
-`read_mobile`), the same `ComplaintGrader.grade` and `Cases.open` of a Domain built by
-`Domain.build` on the same Redis, and the same catalog texts (the case card's lines follow
-the text, Telegram having no cards). Only the road the benchmark takes is handled.
+`read_mobile`), the same `ComplaintGrader.grade` and `Cases.open` of a Domain built as the
+server builds it (`domain_side`) on the same Redis, and the same catalog texts (the case
+card's lines follow the text, Telegram having no cards). Only the road the benchmark takes
+is handled.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ their keys do not overlap), with the same understanding work: the baseline's han
 the same `services.nlu` and `services.faq` to pick the same answers, and for the booking
 and the complaint the same readers of answers (flows/booking_slots.py, `category_of`,
 `read_mobile`) and the same `Appointments`, `ComplaintGrader` and `Cases` calls of a Domain
-built by `Domain.build`, so the comparison is of the runtime around them (dispatcher,
+wired as the server wires it (`build_runtime`: the desk's SLA clock and open-case index
+watch the cases on both sides), so the comparison is of the runtime around them (dispatcher,
 storage, serialisation). The domain's own work (Redis calls of capacity, bookings and cases)
 is the same on both sides, so it narrows the ratio of a dialog that does much of it. Each side runs:
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from bot.i18n import Catalogs, Text, _
@@ -48,6 +48,51 @@ class Services:
     mood: Mood | None = None  # anger and abuse: a reason to hand over to a person
 
 
+@dataclass(frozen=True, slots=True)
+class Ahead:
+    """A message before its turn has claimed the conversation: what a flow may go by to
+    start reads early (`Prefetching`)."""
+
+    inbound: Inbound
+    text: str  # normalised, as the turn will see it
+    # The conversation's state as this process last saved it; None when it has not (another
+    # process had the turn) or forgot. Maybe out of date: a guess, never the truth.
+    last: ConversationState | None
+    services: Services
+    domain: Domain
+
+    def now(self) -> datetime:
+        """Now in the operator's time zone, as `Turn.parse` reads it."""
+        return datetime.fromtimestamp(
+            self.domain.clock(), ZoneInfo(self.services.settings.timezone)
+        )
+
+    def parse(self) -> Early:
+        """The message's NLU reading in the language the turn is likely to speak (the
+        engine's rule: the text's language unless the customer chose one), for the turn to
+        use if it does speak it."""
+        last = self.last
+        locale = last.locale if last is not None else self.services.settings.default_locale
+        if not (last is not None and last.locale_pinned) and self.inbound.payload is None:
+            locale = self.services.nlu.detect_language(self.text) or locale
+        started = time.perf_counter()
+        parsed = self.services.nlu.parse(self.text, locale, now=self.now())
+        return Early(parse=parsed, locale=locale, parse_s=time.perf_counter() - started)
+
+
+@dataclass(frozen=True, slots=True)
+class Early:
+    """What a flow started before the claim, handed to the turn (`Turn.early`)."""
+
+    read: object = None  # a read already sent, of the flow's own type; the flow takes it up
+    parse: Parse | None = None  # the message's reading in `locale`
+    locale: str | None = None
+    parse_s: float = 0.0  # what making `parse` took, for the metrics
+
+    def with_read(self, read: object) -> Early:
+        return Early(read, self.parse, self.locale, self.parse_s)
+
+
 class Router(Protocol):
     """What a turn asks of the engine: run another flow on behalf of the current one."""
 
@@ -67,6 +112,7 @@ class Turn:
     domain: Domain
     router: Router
     replies: list[Reply] = field(default_factory=list)
+    early: Early | None = None  # what the flow's `prefetch` started for this message
     _parse: Parse | None = None
 
     @property
@@ -92,14 +138,20 @@ class Turn:
         self.state.leave_flow()
 
     def parse(self) -> Parse:
-        """The NLU's reading of this message, in the conversation's language (computed once)."""
+        """The NLU's reading of this message, in the conversation's language (computed once,
+        or taken from the prefetch when it read it in that language)."""
         if self._parse is None:
+            early = self.early
             started = time.perf_counter()
-            now = datetime.fromtimestamp(self.now(), ZoneInfo(self.services.settings.timezone))
-            self._parse = self.services.nlu.parse(self.text, self.state.locale, now=now)
+            if early is not None and early.parse is not None and early.locale == self.state.locale:
+                self._parse, elapsed = early.parse, early.parse_s
+            else:
+                now = datetime.fromtimestamp(self.now(), ZoneInfo(self.services.settings.timezone))
+                self._parse = self.services.nlu.parse(self.text, self.state.locale, now=now)
+                elapsed = time.perf_counter() - started
             metrics = self.services.metrics
             if metrics is not None:
-                metrics.parsed(self._parse.intent.name, time.perf_counter() - started)
+                metrics.parsed(self._parse.intent.name, elapsed)
         return self._parse
 
     def render(self, text: Text | str) -> str:
@@ -160,6 +212,19 @@ class Flow(Protocol):
     async def on_payload(self, turn: Turn, argument: str) -> bool:
         """A button of this flow was pressed; False when the flow does not know it (an old
         button, a forged payload), and the engine answers for it."""
+
+
+@runtime_checkable
+class Prefetching(Protocol):
+    """A flow that starts reads before its turn claims the conversation (optional).
+
+    The engine asks the flow a message is for (its button's, or the one running when this
+    process last saved the conversation) before the claim; what it sends then leaves in the
+    claim's pipeline, and the turn finds it in `turn.early`. A guess may miss: the turn must
+    then read for itself and answer the same."""
+
+    def prefetch(self, ahead: Ahead) -> Early | None:
+        """Start reads for `ahead` (no awaiting: sent with the claim); None when there are none."""
 
 
 class Handoff(Protocol):

@@ -8,17 +8,18 @@ wait on each other. A repeated message id is answered with what it produced the 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import re
 import secrets
 import time
 import unicodedata
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from bot.commands import Command, Commands
-from bot.dialog import GREETING, Flow, Handoff, Services, Turn
+from bot.dialog import GREETING, Ahead, Early, Flow, Handoff, Prefetching, Services, Turn
 from bot.errors import ConversationBusy, StoreUnavailable, UnknownConversation
 from bot.i18n import Text, _, negotiate
 from bot.messages import Entry, Inbound, TurnResult
@@ -46,6 +47,9 @@ DIVERT_TO_FALLBACK_CONFIDENCE = 0.7
 _MAX_TAKE_UPS = 3
 # Waiting for another process's turn of the same conversation: a little longer than its lock.
 _BUSY_WAIT_S = keys.LOCK_TTL_MS / 1000 + 1
+# Conversations whose last saved state this process keeps for prefetching flows (LRU): a
+# miss only costs the read the flow then makes itself.
+LAST_STATES_KEPT = 4096
 
 
 def normalise(text: str, max_chars: int) -> str:
@@ -69,20 +73,62 @@ class _LocalLocks:
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
+    def hold(self, key: str) -> _Held:
+        """`async with`: the conversation's lock, held for the block."""
+        return _Held(self, key)
+
+    def enter(self, key: str) -> asyncio.Lock:
+        """Count a user of the key's lock (made if new) and return the lock."""
         lock, users = self._locks.get(key, (None, 0))
         lock = lock or asyncio.Lock()
         self._locks[key] = (lock, users + 1)
+        return lock
+
+    def leave(self, key: str) -> None:
+        lock, users = self._locks[key]
+        if users <= 1:
+            del self._locks[key]
+        else:
+            self._locks[key] = (lock, users - 1)
+
+
+class _Held:
+    """Holding one conversation's local lock; a class, as cheap as a generator is dear."""
+
+    __slots__ = ("_key", "_lock", "_locks")
+
+    def __init__(self, locks: _LocalLocks, key: str) -> None:
+        self._locks, self._key = locks, key
+
+    async def __aenter__(self) -> None:
+        self._lock = self._locks.enter(self._key)
         try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+            await self._lock.acquire()
+        except BaseException:  # cancelled while waiting: not a user any more
+            self._locks.leave(self._key)
+            raise
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._lock.release()
+        self._locks.leave(self._key)
+
+
+class _Releasing:
+    """`async with`: the conversation's lock is released if the block fails or is cancelled.
+    A class, not a generator: a turn enters two, and a generator's costs four times more."""
+
+    __slots__ = ("_key", "_store", "_token")
+
+    def __init__(self, store: ConversationStore, key: str, token: str) -> None:
+        self._store, self._key, self._token = store, key, token
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, kind: type[BaseException] | None, *_exc: object) -> None:
+        if kind is not None:
+            with contextlib.suppress(StoreUnavailable):
+                await asyncio.shield(self._store.release(self._key, self._token))
 
 
 class Engine:
@@ -111,6 +157,8 @@ class Engine:
         self._flows = {flow.name: flow for flow in (*flows, fallback)}
         self._by_intent = {intent: flow for flow in flows for intent in flow.intents}
         self._locks = _LocalLocks()
+        self._prefetching = {f.name: f for f in self._flows.values() if isinstance(f, Prefetching)}
+        self._last: collections.OrderedDict[str, ConversationState] = collections.OrderedDict()
 
     async def handle(self, inbound: Inbound, *, create: bool = True) -> TurnResult:
         """Answer one message. `create=False` refuses a conversation that does not exist."""
@@ -121,12 +169,16 @@ class Engine:
         outcome = "error"
         try:
             async with self._locks.hold(key):
-                claim = await self._claim(key, token, inbound.message_id)
+                early = self._prefetch(key, inbound, text)  # leaves with the claim
+                claim = await self._claim_once(key, token, inbound.message_id)
+                if claim.status == "busy":
+                    early = None  # read before another turn moved the conversation on
+                    claim = await self._claim(key, token, inbound.message_id)
                 if claim.status == "dup":
                     outcome = "duplicate"
                     return self._repeat(inbound, claim)
                 async with self._releasing(key, token):
-                    result = await self._turn(key, token, inbound, text, claim.state, create)
+                    result = await self._turn(key, token, inbound, text, claim.state, create, early)
             outcome = "ok"
             return result
         finally:
@@ -186,23 +238,42 @@ class Engine:
         saved = await self._save(key, token, turn, customer=None)
         return TurnResult(inbound.chat, state.mode, state.locale, saved)
 
-    @contextlib.asynccontextmanager
-    async def _releasing(self, key: str, token: str) -> AsyncIterator[None]:
+    def _releasing(self, key: str, token: str) -> _Releasing:
         """Free the conversation if the turn fails or is cancelled before it saves."""
-        try:
-            yield
-        except BaseException:
-            with contextlib.suppress(StoreUnavailable):
-                await asyncio.shield(self.store.release(key, token))
-            raise
+        return _Releasing(self.store, key, token)
+
+    def _prefetch(self, key: str, inbound: Inbound, text: str) -> Early | None:
+        """Let the flow the message is for start its reads now, before the claim is sent:
+        the flow of the button, else the one running when this process last saved."""
+        last = self._last.get(key)
+        name: str | None = last.flow if last is not None else None
+        if inbound.payload is not None:
+            name = inbound.payload.partition(":")[0]
+        flow = self._prefetching.get(name or "")
+        if flow is None:
+            return None
+        return flow.prefetch(Ahead(inbound, text, last, self.services, self.domain))
+
+    def _remember(self, key: str, state: ConversationState) -> None:
+        """Keep the state just saved while a prefetching flow runs in it (see `_prefetch`)."""
+        if state.flow in self._prefetching:
+            self._last[key] = state
+            self._last.move_to_end(key)
+            if len(self._last) > LAST_STATES_KEPT:
+                self._last.popitem(last=False)
+        else:
+            self._last.pop(key, None)
+
+    async def _claim_once(self, key: str, token: str, message_id: str | None) -> Claim:
+        # A claim cancelled in flight may have taken the lock: release it on the way out.
+        async with self._releasing(key, token):
+            return await self.store.claim(key, token, message_id)
 
     async def _claim(self, key: str, token: str, message_id: str | None) -> Claim:
         deadline = time.monotonic() + _BUSY_WAIT_S
         pause = 0.005
         while True:
-            # A claim cancelled in flight may have taken the lock: release it on the way out.
-            async with self._releasing(key, token):
-                claim = await self.store.claim(key, token, message_id)
+            claim = await self._claim_once(key, token, message_id)
             if claim.status != "busy":
                 return claim
             if time.monotonic() > deadline:
@@ -218,11 +289,12 @@ class Engine:
         text: str,
         stored: str | None,
         create: bool,
+        early: Early | None = None,
     ) -> TurnResult:
         if stored is None and not create:
             raise UnknownConversation(inbound.chat)
         state = ConversationState.from_json(stored) if stored else self._new_state(inbound)
-        turn = Turn(inbound, text, state, self.services, self.domain, self)
+        turn = Turn(inbound, text, state, self.services, self.domain, self, early=early)
         await self._route(turn)
         saved = await self._save(key, token, turn, customer=text)
         return TurnResult(inbound.chat, state.mode, state.locale, saved[1:], saved[0])
@@ -244,6 +316,7 @@ class Engine:
             message_id=turn.inbound.message_id,
             entries=entries,
         )
+        self._remember(key, turn.state)
         if self.hub is not None and saved:
             self.hub.announce(key, saved[-1].seq)
         return saved

@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from bot.store.encoding import compact_json
+
 # Short field names keep an idle conversation a few dozen bytes.
 _NAMES = {
     "mode": "m",
@@ -50,7 +52,7 @@ class ConversationState:
             value = getattr(self, name)
             if value != default:
                 data[_NAMES[name]] = value
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return compact_json(data)
 
     @classmethod
     def from_json(cls, raw: str) -> ConversationState:

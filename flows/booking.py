@@ -10,7 +10,7 @@ for an appointment of this conversation or of its verified customer (DESIGN.md s
 
 from __future__ import annotations
 
-from bot.dialog import Turn
+from bot.dialog import Ahead, Early, Turn
 from bot.i18n import Text, _
 from bot.services.appointments import (
     Appointment,
@@ -31,14 +31,13 @@ from flows.booking_answers import (
     PLACE,
     SERVICE,
     WINDOW,
+    day_slot,
     forget,
     gather,
     set_place,
 )
 from flows.booking_changes import AppointmentChanges
-from flows.booking_slots import (
-    Asked,
-)
+from flows.booking_slots import Asked, read_when
 from flows.booking_texts import (
     ID_REASONS,
     appointment_card,
@@ -71,6 +70,28 @@ class BookingFlow:
             return
         await self._take(turn, None)
         await self.next(turn)
+
+    def prefetch(self, ahead: Ahead) -> Early | None:
+        """Read capacity with the claim: the nearest days of a place chosen by button, or the
+        day an answer to "when" names (the place as this process last saved it)."""
+        appointments = ahead.domain.appointments
+        payload = ahead.inbound.payload
+        if payload is not None:
+            place = _place_in(payload)
+            if place is None or appointments.catalog.place(place) is None:
+                return None
+            return Early(appointments.read_ahead_near(place, ahead.domain.clock()))
+        last = ahead.last
+        if last is None or last.mode != "bot" or last.flow != self.name or last.step != "when":
+            return None
+        place = last.slots.get(PLACE)
+        early = ahead.parse()  # the turn reads the time from it too
+        if place is None or early.parse is None:
+            return early
+        asked = read_when(ahead.text, early.parse.entities, ahead.now(), day_slot(last.slots))
+        if asked is None:
+            return early
+        return early.with_read(appointments.read_ahead(place, [asked.day]))
 
     async def step(self, turn: Turn) -> bool:
         step = turn.state.step
@@ -351,3 +372,17 @@ class BookingFlow:
         turn.state.slots[PHONE_SLOT] = turn.domain.vault.seal(phone)
         await self.next(turn)
         return True
+
+
+def _place_in(payload: str) -> str | None:
+    """The place a booking button names: "book:place:<place>" or
+    "book:svc:<service>:<place>[:<case>]"."""
+    flow, _sep, argument = payload.partition(":")
+    kind, _sep, value = argument.partition(":")
+    if flow != "book":
+        return None
+    if kind == "place":
+        return value
+    if kind == "svc":
+        return value.partition(":")[2].partition(":")[0] or None
+    return None

@@ -7,8 +7,10 @@ number with a wrong check digit) comes back with its reason and the step to ask 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from bot.dialog import Turn
 from bot.i18n import Text
@@ -44,7 +46,7 @@ def gather(turn: Turn, step: str | None, now: datetime) -> Taken:
     taken = Taken()
     if NUMBER not in slots:  # moving an appointment keeps its service and place
         _what_and_where(turn, step, taken)
-    asked = read_when(turn.text, turn.parse().entities, now, _day(slots.get(DAY)))
+    asked = read_when(turn.text, turn.parse().entities, now, day_slot(slots))
     if asked is not None:
         slots.pop(WINDOW, None)
         slots[ASKED] = asked.as_slot()
@@ -116,5 +118,7 @@ def forget(turn: Turn, step: str) -> None:
         turn.state.slots.pop(key, None)
 
 
-def _day(raw: str | None) -> date | None:
+def day_slot(slots: Mapping[str, Any]) -> date | None:
+    """The day last asked for, which a time alone ("3pm") refers to."""
+    raw = slots.get(DAY)
     return date.fromisoformat(raw) if raw else None

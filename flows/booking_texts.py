@@ -64,6 +64,7 @@ def day_label(day: date, locale: str) -> str:
     return format_skeleton("MMMEd", day, locale="en_US" if locale == "en" else "zh_Hans_CN")
 
 
+@functools.lru_cache(maxsize=4096)  # strftime of aware times is slow; offers repeat
 def window_label(window: Window, locale: str) -> str:
     """A window: "3月3日周二 09:00–11:00" / "Tue, Mar 3 09:00–11:00"."""
     return f"{day_label(window.day, locale)} {window.start:%H:%M}–{window.end:%H:%M}"

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.dialog import Turn
 from bot.i18n import Text, _
-from bot.services.appointments import Slot
+from bot.services.appointments import Slot, Taken, TakenAhead
 from flows.booking_answers import DAY, PLACE, SERVICE, WINDOW
 from flows.booking_slots import Asked
 from flows.booking_texts import day_label, time_reason, window_buttons
@@ -28,12 +28,21 @@ def now_at(turn: Turn) -> datetime:
     return datetime.fromtimestamp(turn.now(), ZoneInfo(turn.services.settings.timezone))
 
 
+async def taken_ahead(turn: Turn) -> Taken | None:
+    """What the booking's prefetch read with the claim (BookingFlow.prefetch), if anything:
+    the offers may come from it, and what it did not read is read as usual."""
+    early = turn.early
+    if early is None or not isinstance(early.read, TakenAhead):
+        return None
+    return await early.read.result()
+
+
 async def ask_when(turn: Turn, question: Text | None = None) -> None:
     """Ask for a day and time, offering the nearest free windows."""
     turn.state.step = "when"
     slots = turn.state.slots
     nearest = await turn.domain.appointments.nearest_free(
-        slots[SERVICE], slots[PLACE], after=turn.now(), limit=OFFERED
+        slots[SERVICE], slots[PLACE], after=turn.now(), limit=OFFERED, known=await taken_ahead(turn)
     )
     if question is None:
         question = _(
@@ -63,7 +72,8 @@ async def choose(turn: Turn, asked: Asked) -> bool:
         return False
     slots[DAY] = asked.day.strftime("%Y%m%d")
     appointments = turn.domain.appointments
-    day = await appointments.availability(slots[SERVICE], slots[PLACE], asked.day)
+    known = await taken_ahead(turn)
+    day = await appointments.availability(slots[SERVICE], slots[PLACE], asked.day, known)
     fitting = [slot for slot in day if asked.fits(slot.window)]
     free = [slot for slot in fitting if slot.free > 0]
     if free:
@@ -72,7 +82,7 @@ async def choose(turn: Turn, asked: Asked) -> bool:
     if fitting:
         start = fitting[0].window.start.timestamp()
         nearest = await appointments.nearest_free(
-            slots[SERVICE], slots[PLACE], after=start, limit=OFFERED
+            slots[SERVICE], slots[PLACE], after=start, limit=OFFERED, known=known
         )
         offer_nearest(turn, nearest)
         return False

@@ -21,7 +21,7 @@ from bot.services.appointments import (
     Overlap,
     WindowFull,
 )
-from bot.services.capacity import TAKEN
+from bot.services.capacity import TAKEN, TAKEN_ALL
 from bot.services.numbers import parse_number
 from bot.services.outbox import PUBLISH
 from bot.services.scheduler import SET_JOB
@@ -275,16 +275,16 @@ async def test_availability_lists_only_future_windows_inside_service_hours(world
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The place-day keys whose places taken are read, in order."""
     seen: list[str] = []
-    run = ScriptBatcher.run
+    submit = ScriptBatcher.submit
 
-    async def recording(
+    def recording(
         self: ScriptBatcher, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]
     ) -> Any:
-        if script.script == TAKEN:
+        if script.script in (TAKEN, TAKEN_ALL):
             seen.extend(keys)
-        return await run(self, script, keys, args)
+        return submit(self, script, keys, args)
 
-    monkeypatch.setattr(ScriptBatcher, "run", recording)
+    monkeypatch.setattr(ScriptBatcher, "submit", recording)
     return seen
 
 

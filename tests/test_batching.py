@@ -68,3 +68,33 @@ async def test_redis_away_fails_every_caller_with_a_store_error() -> None:
     await handles.close()
     with pytest.raises((RedisError, OSError)):
         await batcher.run(script, ["k"], ["v"])
+
+
+# Keeps Redis busy for about 0.3 s (a script cannot sleep).
+SLOW = """
+local start = redis.call('TIME')
+repeat
+  local now = redis.call('TIME')
+until (now[1] - start[1]) * 1000000 + (now[2] - start[2]) > 300000
+return ARGV[1]
+"""
+
+
+async def test_a_batch_past_its_timeout_fails_and_its_late_reply_is_never_read(
+    real_redis: str,
+) -> None:
+    import redis.asyncio as aioredis
+
+    from bot.store.packing import pack_with_hiredis
+
+    client = pack_with_hiredis(
+        aioredis.Redis.from_url(real_redis, socket_timeout=0.1, decode_responses=True)
+    )
+    batcher = ScriptBatcher(client)
+    slow, echo = client.register_script(SLOW), client.register_script(ECHO)
+    assert await batcher.run(echo, ["k"], ["warm"]) == ["k", "warm"]
+    with pytest.raises(RedisError):
+        await batcher.run(slow, ["k"], ["late"])
+    await asyncio.sleep(0.4)  # the slow script has answered by now, to a closed connection
+    assert await batcher.run(echo, ["k"], ["next"]) == ["k", "next"]
+    await client.aclose()

@@ -366,3 +366,17 @@ async def test_asking_for_a_person_in_other_words_is_the_human_command(runtime: 
     assert runtime.engine.commands.detect(text, None) is None  # no command word: the NLU's
     result = await runtime.engine.handle(say("c1", text))
     assert result.mode == "queued"
+
+
+async def test_local_locks_are_dropped_when_nobody_holds_or_waits(runtime: Runtime) -> None:
+    engine = runtime.engine
+    first = asyncio.create_task(engine.handle(say("busy", "你好")))
+    second = asyncio.create_task(engine.handle(say("busy", "谢谢")))
+    waiting = asyncio.create_task(engine.handle(say("busy", "再见")))
+    await asyncio.sleep(0)
+    assert engine._locks._locks["web:busy"][1] == 3
+    waiting.cancel()  # gives up while waiting for the lock
+    await asyncio.gather(first, second)
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert engine._locks._locks == {}

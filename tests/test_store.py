@@ -181,3 +181,31 @@ async def test_seen_ids_are_forgotten_with_the_transcript(handles: RedisHandles)
     remembered = await handles.commands.hlen(keys.conversation_seen("web:a"))
     assert remembered <= 2 * keys.LOG_MAXLEN
     assert (await store.claim("web:a", "t", f"m{2 * keys.LOG_MAXLEN + 49}")).status == "dup"
+
+
+def test_state_and_transcript_lines_are_compact_json() -> None:
+    from bot.state import ConversationState
+
+    line = NewEntry("bot", "请选择", 1.5, (Button("确认", "book:ok"),), client_id="m1")
+    assert line.to_json() == '{"r":"bot","t":"请选择","ts":1.5,"b":[["确认","book:ok"]],"i":"m1"}'
+    state = ConversationState(flow="book", slots={"pl": "西湖"})
+    assert state.to_json() == '{"f":"book","v":{"pl":"西湖"}}'
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        NewEntry("customer", "我要投诉", 1_700_000_000.1234, client_id="m-1"),
+        NewEntry(
+            "bot", 'say "hi"\n\tback\\slash \x01 😀', 5, (Button("是", "a:b"), Button("否", ""))
+        ),
+        NewEntry("agent", "您好", 1.0, author='李 "二"'),
+        NewEntry("bot", "x", 2.5, card=Card("case", "t", "C1", fields=(CardField("k", "v"),))),
+    ],
+)
+def test_a_line_encoded_by_hand_reads_as_the_json_of_its_dict(line: NewEntry) -> None:
+    import json
+
+    expected = json.dumps(line._as_dict(), ensure_ascii=False, separators=(",", ":"))
+    assert line.to_json() == expected
+    assert json.loads(line.to_json())["t"] == line.text

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -30,7 +30,7 @@ from bot.services.appointment_records import (
     Records,
     WindowFull,
 )
-from bot.services.capacity import Capacity
+from bot.services.capacity import Capacity, Taken, TakenAhead
 from bot.services.catalog import (
     SERVICE_TYPES,
     Catalog,
@@ -64,6 +64,8 @@ __all__ = [
     "SampleCatalog",
     "ServiceType",
     "Slot",
+    "Taken",
+    "TakenAhead",
     "Window",
     "WindowFull",
 ]
@@ -104,15 +106,28 @@ class Appointments:
 
     # --- Finding windows ----------------------------------------------------------------
 
-    async def availability(self, service: str, place: str, day: date) -> list[Slot]:
-        """The bookable windows of a day (future, in service hours), with places left (may be 0)."""
-        return await self._capacity.availability(service, place, [day])
+    async def availability(
+        self, service: str, place: str, day: date, known: Taken | None = None
+    ) -> list[Slot]:
+        """The bookable windows of a day (future, in service hours), with places left (may be
+        0); what `known` read (see `read_ahead`) is not read again."""
+        return await self._capacity.availability(service, place, [day], known)
 
     async def nearest_free(
-        self, service: str, place: str, after: float, limit: int = 3
+        self, service: str, place: str, after: float, limit: int = 3, known: Taken | None = None
     ) -> list[Slot]:
-        """Free windows nearest in time to `after` (before or after it, never in the past)."""
-        return await self._capacity.nearest(service, place, after, limit)
+        """Free windows nearest in time to `after` (before or after it, never in the past);
+        what `known` read is not read again."""
+        return await self._capacity.nearest(service, place, after, limit, known=known)
+
+    def read_ahead(self, place: str, days: Sequence[date]) -> TakenAhead:
+        """Send now, with the next pipeline, a read of what every window of `place` on `days`
+        has taken (whatever the service), for `availability` and `nearest_free` later."""
+        return self._capacity.read_ahead(place, days)
+
+    def read_ahead_near(self, place: str, around: float) -> TakenAhead:
+        """`read_ahead` of the days `nearest_free(..., after=around)` looks at first."""
+        return self._capacity.read_ahead(place, self._capacity.near_days(around))
 
     # --- Booking --------------------------------------------------------------------------
 

@@ -6,16 +6,24 @@ customer's booked times on `{u:<customer>}`. A booking takes the customer's time
 then the window; when the window is full it gives the time back (compensation), so the same
 code runs on Redis Cluster, where one script cannot span both. The scripts go through a
 `ScriptBatcher`: under load the calls of concurrent turns share one pipeline.
+
+What windows have left can also be read ahead (`read_ahead`): a turn starts the read before
+it has its conversation, so that it leaves in the claim's pipeline; the offers it makes from
+that read are as good as any (the booking itself stays the atomic decision).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from bot.services.appointment_records import NotBookable, Overlap, WindowFull
 from bot.services.catalog import Catalog, ServiceType, Slot, Window
@@ -100,10 +108,79 @@ local bookings = KEYS[1]
 return redis.call('HMGET', bookings, unpack(ARGV))
 """
 
+# KEYS: a place-day hash.  Every window of it with places taken: {window, count, ...}
+# (the "<window> <number>" fields of single bookings left out). Whatever the service.
+TAKEN_ALL = """
+local bookings = KEYS[1]
+local fields = redis.call('HGETALL', bookings)
+local counts = {}
+for i = 1, #fields, 2 do
+  if not string.find(fields[i], ' ', 1, true) then
+    counts[#counts + 1] = fields[i]
+    counts[#counts + 1] = fields[i + 1]
+  end
+end
+return counts
+"""
+
 
 def window_day(window_id: str) -> str:
     """The day (yyyymmdd) of a window id."""
     return window_id.split(":")[1]
+
+
+@functools.lru_cache(maxsize=1024)  # strftime is slow, and a turn names the same days often
+def _day_text(day: date) -> str:
+    return f"{day:%Y%m%d}"
+
+
+def _bookings_key(place: str, day: date) -> str:
+    return keys.window_bookings(place, _day_text(day))
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """Places taken in every window of some place-days, as one read found them."""
+
+    days: frozenset[tuple[str, date]]  # (place, day) read
+    counts: Mapping[str, int]  # window id -> places taken; a window not in it: none
+
+    def of(self, window: Window) -> int | None:
+        """Places taken in `window`, or None when its place-day was not read."""
+        if (window.place, window.day) not in self.days:
+            return None
+        return self.counts.get(window.id, 0)
+
+
+class TakenAhead:
+    """A read of place-days already sent (`Capacity.read_ahead`); await `result`."""
+
+    def __init__(self, days: Sequence[tuple[str, date]], replies: Sequence[asyncio.Future[Any]]):
+        self._days = days
+        self._replies = replies
+        self._taken: Taken | None = None
+        for reply in replies:  # a read nobody takes up fails quietly
+            reply.add_done_callback(_retrieve)
+
+    async def result(self) -> Taken | None:
+        """What the read found; None when it failed (the turn then reads again itself)."""
+        if self._taken is None:
+            try:
+                replies = [await reply for reply in self._replies]
+            except (RedisError, OSError):
+                return None
+            counts = {
+                window: int(count)
+                for flat in replies
+                for window, count in zip(flat[::2], flat[1::2], strict=True)
+            }
+            self._taken = Taken(frozenset(self._days), counts)
+        return self._taken
+
+
+def _retrieve(reply: asyncio.Future[Any]) -> None:
+    if not reply.cancelled():
+        reply.exception()
 
 
 class Capacity:
@@ -124,11 +201,13 @@ class Capacity:
         self._policy = policy
         self._clock = clock
         self._hours: dict[str, bool] = {}  # window id -> inside service hours
+        self._horizon_days: tuple[date | None, list[date]] = (None, [])
         self._zone = zone
         self._take_window = redis.register_script(TAKE_WINDOW)
         self._release_window = redis.register_script(RELEASE_WINDOW)
         self._take_time = redis.register_script(TAKE_TIME)
         self._taken_script = redis.register_script(TAKEN)
+        self._taken_all = redis.register_script(TAKEN_ALL)
 
     def today(self) -> date:
         """Today in the operator's time zone."""
@@ -167,42 +246,81 @@ class Capacity:
             self._hours[window.id] = known
         return known
 
-    async def availability(self, service: str, place: str, days: Sequence[date]) -> list[Slot]:
+    def read_ahead(self, place: str, days: Iterable[date]) -> TakenAhead:
+        """Send a read of the places taken in every window of `place` on `days` with the
+        next pipeline, whatever the service; `nearest` and `availability` take its result
+        as `known` and read only what it does not hold."""
+        place_days = [(place, day) for day in days]
+        replies = [
+            self._batch.submit(self._taken_all, [_bookings_key(p, d)], []) for p, d in place_days
+        ]
+        return TakenAhead(place_days, replies)
+
+    def near_days(self, around: float) -> list[date]:
+        """The days `nearest` looks at first for `around`: NEAR_DAYS either side of its day,
+        within the booking horizon."""
+        return self._near(self._horizon(), around)
+
+    async def availability(
+        self, service: str, place: str, days: Sequence[date], known: Taken | None = None
+    ) -> list[Slot]:
         """The bookable windows of those days, with the places each has left (may be 0)."""
         windows = self._bookable_windows(service, place, days)
-        taken = await self._taken(windows)
+        taken = _known(windows, known)
+        taken.update(await self._taken([w for w in windows if w.id not in taken]))
         return [Slot(w, max(w.capacity - taken[w.id], 0)) for w in windows]
 
     async def nearest(
-        self, service: str, place: str, around: float, limit: int, exclude: str | None = None
-    ) -> list[Slot]:
-        """Free windows nearest in time to `around`, before or after it, never in the past."""
-        today = self.today()
-        horizon = [today + timedelta(days=n) for n in range(self._policy.booking_horizon_days + 1)]
-        # A window more than NEAR_DAYS days from `around`'s day is at least NEAR_DAYS - 1 days
-        # from it: when the nearest `limit` free windows of those days are closer than that,
-        # they are the answer and the rest of the horizon need not be looked at.
-        middle = datetime.fromtimestamp(around, self._zone).date()
-        near = [day for day in horizon if abs((day - middle).days) <= NEAR_DAYS]
-        bound = (NEAR_DAYS - 1) * 86_400
-        taken: dict[str, int] = {}  # read once, whichever pass reads it
-        if near != horizon:
-            free = await self._nearest_of(service, place, near, around, limit, exclude, taken)
-            if len(free) == limit and abs(free[-1].window.starts_at - around) <= bound:
-                return free
-        return await self._nearest_of(service, place, horizon, around, limit, exclude, taken)
-
-    async def _nearest_of(
         self,
         service: str,
         place: str,
+        around: float,
+        limit: int,
+        exclude: str | None = None,
+        known: Taken | None = None,
+    ) -> list[Slot]:
+        """Free windows nearest in time to `around`, before or after it, never in the past."""
+        horizon = self._horizon()
+        # A window more than NEAR_DAYS days from `around`'s day is at least NEAR_DAYS - 1 days
+        # from it: when the nearest `limit` free windows of those days are closer than that,
+        # they are the answer and the rest of the horizon need not be looked at.
+        near = self._near(horizon, around)
+        bound = (NEAR_DAYS - 1) * 86_400
+        taken: dict[str, int] = {}  # read once, whichever pass reads it
+        if near != horizon:
+            free = await self._nearest_of(
+                near, service, place, around, limit, exclude, taken, known
+            )
+            if len(free) == limit and abs(free[-1].window.starts_at - around) <= bound:
+                return free
+        return await self._nearest_of(horizon, service, place, around, limit, exclude, taken, known)
+
+    def _horizon(self) -> list[date]:
+        """Today and the days after it that can be booked (made once a day)."""
+        today = self.today()
+        if self._horizon_days[0] != today:
+            days = [today + timedelta(days=n) for n in range(self._policy.booking_horizon_days + 1)]
+            self._horizon_days = (today, days)
+        return self._horizon_days[1]
+
+    def _near(self, horizon: Sequence[date], around: float) -> list[date]:
+        middle = datetime.fromtimestamp(around, self._zone).date()
+        return [day for day in horizon if abs((day - middle).days) <= NEAR_DAYS]
+
+    async def _nearest_of(
+        self,
         days: Sequence[date],
+        service: str,
+        place: str,
         around: float,
         limit: int,
         exclude: str | None,
         taken: dict[str, int],
+        known: Taken | None,
     ) -> list[Slot]:
         candidates = [w for w in self._bookable_windows(service, place, days) if w.id != exclude]
+        # What was read ahead is not read again.
+        taken.update(_known((w for w in candidates if w.id not in taken), known))
         candidates.sort(key=lambda w: (abs(w.starts_at - around), w.starts_at))
         # Read the place-days of the nearest `limit` windows first: mostly they have enough
         # free places. If not, read all the other days at once (a second round trip at most).
@@ -256,7 +374,7 @@ class Capacity:
         if other is not None:
             raise Overlap(other)
         ttl = max(int((window.end + WINDOW_KEEP).timestamp() - self._clock()), 86_400)
-        key = keys.window_bookings(window.place, f"{window.day:%Y%m%d}")
+        key = _bookings_key(window.place, window.day)
         args: list[str | float] = [window.id, number, window.capacity, ttl]
         if await guarded(self._batch.run(self._take_window, [key], args)):
             return
@@ -278,11 +396,12 @@ class Capacity:
         """Places taken per window id: one read per place-day, sent together."""
         by_day: dict[str, list[str]] = {}
         for window in windows:
-            key = keys.window_bookings(window.place, f"{window.day:%Y%m%d}")
+            key = _bookings_key(window.place, window.day)
             by_day.setdefault(key, []).append(window.id)
         if not by_day:
             return {}
-        reads = [self._batch.run(self._taken_script, [key], ids) for key, ids in by_day.items()]
+        # Futures, not coroutines: gathering them makes no task per place-day.
+        reads = [self._batch.submit(self._taken_script, [key], ids) for key, ids in by_day.items()]
         counts: list[list[str | None]] = await guarded(asyncio.gather(*reads))
         return {
             window_id: int(count or 0)
@@ -316,3 +435,15 @@ class Capacity:
         key = keys.customer_appointment_list(customer)
         numbers: list[str] = await guarded(self._redis.zrevrange(key, 0, limit - 1))
         return numbers
+
+
+def _known(windows: Iterable[Window], known: Taken | None) -> dict[str, int]:
+    """Places taken in those of `windows` that `known` read."""
+    if known is None:
+        return {}
+    taken = {}
+    for window in windows:
+        count = known.of(window)
+        if count is not None:
+            taken[window.id] = count
+    return taken

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from bot.messages import Button, Card, Entry
 from bot.store import keys, scripts
 from bot.store.batching import ScriptBatcher
+from bot.store.encoding import compact_json, json_string
 from bot.store.guard import guarded
 
 T = TypeVar("T")
@@ -32,6 +33,21 @@ class NewEntry:
     author: str | None = None  # the agent's name customers see, on agent entries
 
     def to_json(self) -> str:
+        if self.card is not None:
+            return compact_json(self._as_dict())
+        # Every line of every turn is encoded: by hand, in the same characters as the dict
+        # would be (tests/test_store.py compares), it takes half the time.
+        line = f'{{"r":{json_string(self.role)},"t":{json_string(self.text)},"ts":{self.ts!r}'
+        if self.buttons:
+            pairs = (f"[{json_string(b.title)},{json_string(b.payload)}]" for b in self.buttons)
+            line += f',"b":[{",".join(pairs)}]'
+        if self.client_id is not None:
+            line += f',"i":{json_string(self.client_id)}'
+        if self.author is not None:
+            line += f',"a":{json_string(self.author)}'
+        return line + "}"
+
+    def _as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"r": self.role, "t": self.text, "ts": self.ts}
         if self.buttons:
             data["b"] = [[b.title, b.payload] for b in self.buttons]
@@ -41,7 +57,7 @@ class NewEntry:
             data["i"] = self.client_id
         if self.author is not None:
             data["a"] = self.author
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return data
 
     def __post_init__(self) -> None:
         # Milliseconds are enough, and the stored and the returned copy must be equal.
