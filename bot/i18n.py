@@ -27,6 +27,8 @@ from babel.numbers import format_decimal
 LANGUAGES = ("zh", "en")
 DOMAIN = "shouwen"
 # Babel locales used for formatting each supported language.
+# Formatted date-times remembered (language, epoch) -> text; started afresh when full.
+_FORMATTED_KEPT = 4096
 _BABEL_LOCALES = {"zh": Locale("zh", territory="CN", script="Hans"), "en": Locale("en", "US")}
 _LOCALE_SPLIT = re.compile(r"[-_@.]")
 
@@ -93,6 +95,7 @@ class Catalogs:
     def __init__(self, translations: Mapping[str, gettext.GNUTranslations], timezone: str) -> None:
         self._translations = dict(translations)
         self.zone = ZoneInfo(timezone)
+        self._formatted: dict[tuple[str, float], str] = {}
 
     @classmethod
     def load(cls, locales_dir: Path, timezone: str = "Asia/Shanghai") -> Catalogs:
@@ -136,6 +139,14 @@ class Catalogs:
         return str(value)
 
     def format_datetime(self, language: str, moment: datetime) -> str:
-        """A date and time in the operator's zone and the customer's language."""
-        locale = _BABEL_LOCALES.get(language, _BABEL_LOCALES["zh"])
-        return format_datetime(moment, "medium", tzinfo=self.zone, locale=locale)
+        """A date and time in the operator's zone and the customer's language (remembered:
+        Babel's formatting is the dearest step of a case card, and due times repeat)."""
+        key = (language, moment.timestamp())
+        text = self._formatted.get(key)
+        if text is None:
+            locale = _BABEL_LOCALES.get(language, _BABEL_LOCALES["zh"])
+            text = format_datetime(moment, "medium", tzinfo=self.zone, locale=locale)
+            if len(self._formatted) >= _FORMATTED_KEPT:
+                self._formatted.clear()
+            self._formatted[key] = text
+        return text

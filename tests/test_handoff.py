@@ -868,3 +868,17 @@ async def test_a_waiting_reader_learns_at_once_that_the_agent_resolved(world: Wo
     # yet the waiting reader is woken with the new mode rather than after its 20 s.
     response = await asyncio.wait_for(poll, 5)
     assert (await response.json())["mode"] == "bot"
+
+
+async def test_the_open_case_index_follows_opens_resolutions_and_reopens(world: World) -> None:
+    chat = world.chat("en")
+    number = await world.queue_up(chat, "human")
+    handoffs, cases = world.handoff.handoffs, world.domain.cases
+    assert number in await handoffs.open_cases()
+    for state in ("assigned", "in_progress"):
+        await cases.move(number, state, actor="wang")
+        assert number in await handoffs.open_cases()
+    await cases.move(number, "resolved", actor="wang")
+    assert number not in await handoffs.open_cases()
+    await cases.move(number, "in_progress", actor="customer", note="still broken")
+    assert number in await handoffs.open_cases()

@@ -163,6 +163,12 @@ return 1
 """
 
 
+# KEYS: the open-case index.  ARGV: created, number.
+INDEX_OPEN = """
+return redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+"""
+
+
 class Taken(Exception):
     """Someone else holds (or is reserved) this conversation, or it left the queue."""
 
@@ -234,6 +240,7 @@ class Handoffs:
         self._take_case = redis.register_script(TAKE_CASE)
         self._set_owner = redis.register_script(SET_OWNER)
         self._note = redis.register_script(NOTE)
+        self._index_open = redis.register_script(INDEX_OPEN)
 
     # --- The customer's side ----------------------------------------------------------
 
@@ -394,12 +401,15 @@ class Handoffs:
     async def track(self, case: Case, moved_from: str | None) -> None:
         """Keep the indexes of open cases (the supervisor's view, each owner's list) as
         cases move (a Cases observer)."""
-        if case.state in ("resolved", "closed"):
+        done = ("resolved", "closed")
+        if case.state in done:
             await guarded(self._redis.zrem(keys.OPEN_CASES, case.number))
             if case.owner:
                 await guarded(self._redis.zrem(keys.agent_owned(case.owner), case.number))
-        else:
-            await guarded(self._redis.zadd(keys.OPEN_CASES, {case.number: case.created}))
+        elif moved_from is None or moved_from in done:  # opened, or reopened
+            # A script, so that it shares the pipeline of the turn that opened the case.
+            args = [case.created, case.number]
+            await guarded(self._batch.run(self._index_open, [keys.OPEN_CASES], args))
 
     async def open_cases(self, limit: int = 500) -> list[str]:
         """Numbers of cases not yet resolved, oldest first."""
