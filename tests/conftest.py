@@ -16,13 +16,18 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import fakeredis
 import pytest
 import redis as sync_redis
+import redis.asyncio as aioredis
 
 from bot.dialog import Services
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.store.client import RedisHandles, connect
+
+# The handoff and desk tests' server (`world`, `either`), a fixture module of its own.
+pytest_plugins = ["tests.desk_world"]
 
 STRICT = os.environ.get("SHOUWEN_TEST_STRICT") == "1"
 
@@ -108,6 +113,25 @@ async def handles(request: pytest.FixtureRequest) -> AsyncIterator[RedisHandles]
     redis_handles = connect(url)
     yield redis_handles
     await redis_handles.close()
+
+
+@pytest.fixture(params=["embedded", "redis"])
+async def two_clients(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[aioredis.Redis, aioredis.Redis]]:
+    """Two clients of one Redis, as two server processes would have."""
+    if request.param == "redis":
+        url = request.getfixturevalue("real_redis")
+        first, second = connect(url), connect(url)
+        yield first.commands, second.commands
+        await first.close()
+        await second.close()
+        return
+    server = fakeredis.FakeServer()
+    yield (
+        fakeredis.FakeAsyncRedis(server=server, decode_responses=True),
+        fakeredis.FakeAsyncRedis(server=server, decode_responses=True),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -5,37 +5,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from bot.dialog import Services
 from bot.services.sla import job_id
-from bot.settings import Settings
-from bot.store.client import RedisHandles, connect
 from connectors.desk.auth import COOKIE
-from tests.conftest import MovableClock
-from tests.test_handoff import AgentDesk, World, receive_until, running_world
+from tests.desk_world import AgentDesk, World, receive_until
 
 HTML = '<script>alert("x")</script><img src=x onerror=alert(1)> & <b>宽带</b>'
-
-
-@pytest.fixture
-async def world(
-    settings: Settings, services: Services, real_redis: str, clock: MovableClock
-) -> AsyncIterator[World]:
-    handles = connect(real_redis)
-    async with running_world(settings, services, handles, clock) as running:
-        yield running
-
-
-@pytest.fixture
-async def either(
-    settings: Settings, services: Services, handles: RedisHandles, clock: MovableClock
-) -> AsyncIterator[World]:
-    async with running_world(settings, services, handles, clock) as running:
-        yield running
 
 
 async def error_of(response: Any, status: int) -> str:

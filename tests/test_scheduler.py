@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 
-import fakeredis
 import pytest
 import redis.asyncio as aioredis
 
 from bot.services.scheduler import Scheduler
 from bot.store import keys
-from bot.store.client import RedisHandles, connect
+from bot.store.client import RedisHandles
 from tests.conftest import MovableClock
 
 T0 = 1_900_000_000.0
@@ -60,25 +58,6 @@ async def test_due_jobs_come_oldest_first_up_to_the_limit(handles: RedisHandles)
     clock.now = T0 + 10
     assert [job for job, _k, _d in await scheduler.due(limit=2)] == ["job-1", "job-2"]
     assert [job for job, _k, _d in await scheduler.due(limit=2)] == ["job-3"]
-
-
-@pytest.fixture(params=["embedded", "redis"])
-async def two_clients(
-    request: pytest.FixtureRequest,
-) -> AsyncIterator[tuple[aioredis.Redis, aioredis.Redis]]:
-    """Two clients of one Redis, as two server processes would have."""
-    if request.param == "redis":
-        url = request.getfixturevalue("real_redis")
-        first, second = connect(url), connect(url)
-        yield first.commands, second.commands
-        await first.close()
-        await second.close()
-        return
-    server = fakeredis.FakeServer()
-    yield (
-        fakeredis.FakeAsyncRedis(server=server, decode_responses=True),
-        fakeredis.FakeAsyncRedis(server=server, decode_responses=True),
-    )
 
 
 async def test_two_schedulers_fire_each_job_exactly_once(

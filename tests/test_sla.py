@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 
-import fakeredis
 import pytest
 import redis.asyncio as aioredis
 
@@ -20,7 +18,7 @@ from bot.services.scheduler import Scheduler
 from bot.services.sla import SlaClock, due_met, job_id
 from bot.services.stats import Stats
 from bot.store import keys
-from bot.store.client import RedisHandles, connect
+from bot.store.client import RedisHandles
 from tests.conftest import MovableClock
 from tests.test_cases import CHAT, fault, make_cases, walk
 
@@ -270,25 +268,6 @@ async def test_an_alert_armed_again_after_it_fired_is_not_sent_again(
     assert await world.scheduler.fire_due() == 1
     assert world.bus.events == sent
     assert (await world.stats.day(SHANGHAI_DAY))["sla_breached"] == 1
-
-
-@pytest.fixture(params=["embedded", "redis"])
-async def two_clients(
-    request: pytest.FixtureRequest,
-) -> AsyncIterator[tuple[aioredis.Redis, aioredis.Redis]]:
-    """Two clients of one Redis, as two server processes would have."""
-    if request.param == "redis":
-        url = request.getfixturevalue("real_redis")
-        first, second = connect(url), connect(url)
-        yield first.commands, second.commands
-        await first.close()
-        await second.close()
-        return
-    server = fakeredis.FakeServer()
-    yield (
-        fakeredis.FakeAsyncRedis(server=server, decode_responses=True),
-        fakeredis.FakeAsyncRedis(server=server, decode_responses=True),
-    )
 
 
 async def test_two_clocks_on_one_redis_send_each_alert_exactly_once(
