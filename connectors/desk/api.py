@@ -143,11 +143,7 @@ class DeskApi:
 
     async def mine(self, request: web.Request) -> web.Response:
         agent = _agent(request)
-        held = []
-        for conversation in await self.parts.handoff.handoffs.held_by(agent.name):
-            record = await self.parts.handoff.handoffs.get(conversation)
-            if record is not None and record.state == "held" and record.agent == agent.name:
-                held.append(_record(record))
+        held = [_record(record) for record in await self._held(agent)]
         owned = []
         for number in await self.parts.handoff.handoffs.owned_by(agent.name):
             case = await self.parts.cases.get(number)
@@ -374,29 +370,26 @@ class DeskApi:
         return case
 
     def _may_see(self, agent: Agent, record: HandoffRecord, case: Case | None) -> None:
-        """The queue is everyone's; a held conversation is its holder's, its case owner's
-        and helpers', and any supervisor's."""
-        if agent.role == "supervisor" or record.state == "queued" or record.agent == agent.name:
-            return
-        if case is not None and agent.name in _people(case):
-            return
-        raise ApiError(403, "forbidden", "This conversation is not yours.")
+        if not may_see(agent, record, case):
+            raise ApiError(403, "forbidden", "This conversation is not yours.")
 
     async def _may_touch_case(self, agent: Agent, case: Case) -> None:
+        """A case is its owner's and helpers', any supervisor's, and the agent's who holds a
+        conversation about it (whichever conversation the customer came back on)."""
         if agent.role == "supervisor" or agent.name in _people(case):
             return
-        if case.conversation:
-            record = await self.parts.handoff.handoffs.get(case.conversation)
-            if record is not None and record.agent == agent.name and record.state == "held":
-                return
+        if any(r.case == case.number for r in await self._held(agent)):
+            return
         raise ApiError(403, "forbidden", "This case is not yours.")
 
     async def _serves(self, agent: Agent, customer_id: str) -> bool:
-        for conversation in await self.parts.handoff.handoffs.held_by(agent.name):
-            record = await self.parts.handoff.handoffs.get(conversation)
-            if record is not None and record.customer == customer_id:
-                return True
-        return False
+        return any(r.customer == customer_id for r in await self._held(agent))
+
+    async def _held(self, agent: Agent) -> list[HandoffRecord]:
+        """The handoffs `agent` holds now."""
+        handoffs = self.parts.handoff.handoffs
+        records = [await handoffs.get(c) for c in await handoffs.held_by(agent.name)]
+        return [r for r in records if r is not None and r.state == "held" and r.agent == agent.name]
 
     def _case_body(self, case: Case) -> dict[str, Any]:
         now = self.parts.cases.clock()
@@ -439,6 +432,14 @@ def summary(day: dict[str, float]) -> dict[str, float | None]:
         "sla_compliance": round(day.get("sla_met", 0) / settled, 3) if settled else None,
         "csat": round(day.get("csat_sum", 0) / day["csat_n"], 2) if day.get("csat_n") else None,
     }
+
+
+def may_see(agent: Agent, record: HandoffRecord, case: Case | None) -> bool:
+    """Who may see a conversation (the API and the desk socket alike): anyone while it is
+    queued; once held, its holder, its case's owner and helpers, and any supervisor."""
+    if agent.role == "supervisor" or record.state == "queued" or record.agent == agent.name:
+        return True
+    return case is not None and agent.name in _people(case)
 
 
 def _people(case: Case) -> set[str]:

@@ -25,7 +25,7 @@ from bot.services.agents import Agent
 from bot.services.desk_bus import DeskEvent
 from bot.store.conversations import READ_PAGE
 from bot.store.events import EventHub, Watch
-from connectors.desk.api import DeskParts
+from connectors.desk.api import DeskParts, may_see
 from connectors.desk.auth import DESK_SESSION
 
 log = logging.getLogger(__name__)
@@ -117,14 +117,11 @@ class DeskSocket:
                 await outbox.put({"type": "error", "code": "unknown_message"})
 
     async def _may_watch(self, agent: Agent, conversation: str) -> bool:
-        """The holder, the case's owner and helpers, supervisors; anyone while it is queued."""
         record = await self.parts.handoff.handoffs.get(conversation)
         if record is None:
             return False
-        if agent.role == "supervisor" or record.state == "queued" or record.agent == agent.name:
-            return True
         case = await self.parts.cases.get(record.case) if record.case else None
-        return case is not None and agent.name in (case.owner, *case.helpers)
+        return may_see(agent, record, case)
 
     async def _follow(
         self, conversation: str, after: int, outbox: asyncio.Queue[dict[str, Any]]
