@@ -48,6 +48,11 @@ CALLBACK = "handoff:callback"
 _DONE = frozenset({"closed"})
 
 
+def wait_minutes(position: int, agents: int) -> int:
+    """The expected wait at `position`: HANDLE_MINUTES for each round of `agents` ahead."""
+    return math.ceil(position / agents) * HANDLE_MINUTES
+
+
 class PresenceView(Protocol):
     async def online(self, names: Sequence[str] | None = None) -> list[str]: ...
 
@@ -267,25 +272,23 @@ class DeskHandoff:
 
     async def _position(self, conversation: str) -> tuple[int, int]:
         """The conversation's place in the queue (1-based) and the expected wait in minutes."""
-        queue = await self.handoffs.queue()
-        ahead = next((n for n, r in enumerate(queue) if r.conversation == conversation), 0)
-        position = ahead + 1
-        agents = max(len(await self._presence.online()), 1)
-        return position, math.ceil(position / agents) * HANDLE_MINUTES
+        position = await self.handoffs.position(conversation) or 1
+        return position, wait_minutes(position, await self._agents_online())
+
+    async def _agents_online(self) -> int:
+        return max(len(await self._presence.online()), 1)
 
     async def tell_positions(self) -> None:
         """The queue moved: tell each waiting customer whose place changed."""
-        queue = await self.handoffs.queue()
-        agents = max(len(await self._presence.online()), 1)
-        for n, record in enumerate(queue, start=1):
+        agents = await self._agents_online()
+        for n, record in enumerate(await self.handoffs.queue(), start=1):
             if record.position == n:
                 continue
-            minutes = math.ceil(n / agents) * HANDLE_MINUTES
             text = _(
                 "The queue has moved: you are now number {position}; the wait is about "
                 "{minutes} minutes.",
                 position=n,
-                minutes=minutes,
+                minutes=wait_minutes(n, agents),
             )
             await self._tell(record.conversation, record.locale, text)
             await self.handoffs.told_position(record.conversation, n)

@@ -311,6 +311,12 @@ class Handoffs:
         records.sort(key=lambda r: r.since)
         return records
 
+    async def position(self, conversation: str) -> int | None:
+        """The conversation's place in the queue (1-based), None when it is not queued: one
+        read, for the customer's every message while waiting."""
+        rank = await guarded(self._redis.zrank(keys.HANDOFF_QUEUE, conversation))
+        return None if rank is None else int(rank) + 1
+
     async def held_by(self, agent: str) -> list[str]:
         """The conversations `agent` holds now."""
         members = await guarded(self._redis.smembers(keys.agent_held(agent)))  # type: ignore[arg-type]
