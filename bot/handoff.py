@@ -131,6 +131,7 @@ class DeskHandoff:
             reason=reason,
             locale=state.locale,
             customer=state.customer,
+            preview=turn.text,
         )
         state.mode = "queued"
         position, minutes = await self._position(turn.conversation)
@@ -148,22 +149,10 @@ class DeskHandoff:
         )
         await self._watch_idle(turn.conversation, IDLE_QUEUED_S, turn.now())
         if new:
-            if turn.text:  # the queue's preview, before the customer writes anything more
-                await self.handoffs.heard(turn.conversation, turn.text)
             await self._stats.add("handoffs", 1, turn.now())
             await self._bus.publish(DeskEvent("queue"))
             if owner:
-                await self._bus.publish(
-                    DeskEvent(
-                        "alert",
-                        to_agent(owner),
-                        {
-                            "level": "returned",
-                            "case": case.number,
-                            "conversation": turn.conversation,
-                        },
-                    )
-                )
+                await self._alert(owner, "returned", case.number, turn.conversation, "customer")
 
     async def relay(self, turn: Turn, command: Command | None) -> bool:
         """A customer message while queued or held; False when no handoff is under way."""

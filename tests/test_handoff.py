@@ -55,6 +55,7 @@ async def test_asking_for_a_person_queues_with_position_and_wait(
     assert (await either.state(chat)).mode == "queued"
     record = await either.record(chat)
     assert record.state == "queued" and record.case in answer
+    assert record.preview == words  # the desk's queue shows what the customer asked with
     assert [r.conversation for r in await either.handoff.handoffs.queue()] == [chat.key]
     case = await either.domain.cases.get(record.case or "")
     assert case is not None and case.state == "received" and case.conversation == chat.key

@@ -35,19 +35,19 @@ AUDIT_KEEP = 100_000
 PREVIEW_CHARS = 80
 
 # KEYS: handoff.  ARGV: now, case, owner ("" none), reserved for ("" none), reserved until,
-# reason, locale, customer ("" none), ttl.  Queues the conversation unless a handoff is
-# already under way.  Returns {"new"|"queued"|"held", since}.
+# reason, locale, customer ("" none), ttl, preview (the words that asked).  Queues the
+# conversation unless a handoff is already under way.  Returns {"new"|"queued"|"held", since}.
 ENQUEUE = """
 local h = KEYS[1]
 local now, case, owner, reserve, until_ = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local reason, locale, customer, ttl = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local reason, locale, customer, ttl, preview = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local state = redis.call('HGET', h, 'state')
 if state == 'queued' or state == 'held' then
   return {state, redis.call('HGET', h, 'since')}
 end
 redis.call('DEL', h)
 redis.call('HSET', h, 'state', 'queued', 'since', now, 'case', case, 'reason', reason,
-  'locale', locale, 'seen', now)
+  'locale', locale, 'seen', now, 'preview', preview)
 if owner ~= '' then redis.call('HSET', h, 'owner', owner) end
 if reserve ~= '' then redis.call('HSET', h, 'for', reserve, 'until', until_) end
 if customer ~= '' then redis.call('HSET', h, 'customer', customer) end
@@ -254,6 +254,7 @@ class Handoffs:
         reason: str,
         locale: str,
         customer: str | None,
+        preview: str = "",
     ) -> tuple[bool, float]:
         """Queue the conversation; (False, since) when a handoff was already under way."""
         now = self._clock()
@@ -267,6 +268,7 @@ class Handoffs:
             locale,
             customer or "",
             HANDOFF_TTL_S,
+            preview[:PREVIEW_CHARS],
         ]
         status, since = await guarded(
             self._batch.run(self._enqueue, [keys.handoff(conversation)], args)
