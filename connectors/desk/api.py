@@ -28,6 +28,7 @@ from connectors.desk.auth import DESK_SESSION, require_supervisor
 from connectors.desk.canned import CANNED
 from connectors.desk.charts import chart_svg
 from connectors.errors import ApiError
+from connectors.webchat.contract import decode_json
 
 MAX_MESSAGE_CHARS = 2_000
 MAX_NOTE_CHARS = 1_000
@@ -478,12 +479,9 @@ def _record(record: HandoffRecord) -> dict[str, Any]:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.read() or b"{}")
-    except (ValueError, RecursionError):  # deep nesting too; UnicodeDecodeError is a ValueError
-        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+    body = decode_json(await request.read() or b"{}")
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+        raise ApiError(400, "malformed_json", "The body must be a JSON object.")
     return body
 
 

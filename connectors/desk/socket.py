@@ -27,6 +27,8 @@ from bot.store.conversations import READ_PAGE
 from bot.store.events import EventHub, Watch
 from connectors.desk.api import DeskParts, may_see
 from connectors.desk.auth import DESK_SESSION
+from connectors.errors import ApiError
+from connectors.webchat.contract import decode_json
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 25.0
@@ -86,12 +88,13 @@ class DeskSocket:
             if message.type != WSMsgType.TEXT:
                 continue
             try:
-                data = json.loads(message.data)
-            except (ValueError, RecursionError):  # deep nesting must not end the socket
-                await outbox.put({"type": "error", "code": "invalid_json"})
+                data = decode_json(message.data)
+            except ApiError as error:  # deep nesting too: it must not end the socket
+                await outbox.put({"type": "error", "code": error.code})
                 continue
-            kind = data.get("type") if isinstance(data, dict) else None
-            conversation = data.get("conversation") if isinstance(data, dict) else None
+            if not isinstance(data, dict):
+                data = {}
+            kind, conversation = data.get("type"), data.get("conversation")
             if kind == "ping":
                 with contextlib.suppress(ShouwenError):
                     await self.parts.presence.heartbeat(agent.name)
