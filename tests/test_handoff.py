@@ -259,6 +259,10 @@ async def test_resolving_ends_the_handoff_and_asks_for_a_rating(world: World, lo
     await chat.press(f"rate:{number}:4")
     case = await world.domain.cases.get(number)
     assert case is not None and case.rating == 4 and case.state == "closed"
+    # The day's figures the supervisor sees: one handoff, one wait, one rating of 4.
+    stats = world.domain.stats
+    day = await stats.day(stats.today())
+    assert (day["handoffs"], day["waits"], day["csat_n"], day["csat_sum"]) == (1, 1, 1, 4)
 
 
 # --- Leaving and going silent -----------------------------------------------------------
