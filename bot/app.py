@@ -34,12 +34,14 @@ from bot.settings import Settings
 from bot.store.client import RedisHandles, connect
 from bot.store.conversations import ConversationStore
 from bot.store.events import EventHub
-from connectors import ops
+from connectors import ops, rasa, sms, telegram
 from connectors.desk.api import DeskApi, DeskParts
 from connectors.desk.auth import DeskAuth
 from connectors.desk.pages import DeskPages
 from connectors.desk.socket import DeskSocket
+from connectors.edges import EdgeParts
 from connectors.errors import error_middleware
+from connectors.sms import provider as sms_provider
 from connectors.webchat.api import WebChat
 from flows.booking import BookingFlow
 from flows.callback import CallbackFlow
@@ -66,6 +68,19 @@ class Runtime:
     metrics: Metrics
     domain: Domain
     desk: DeskParts
+
+    def edge_parts(self) -> EdgeParts:
+        """What a channel connector is given."""
+        return EdgeParts(
+            settings=self.settings,
+            engine=self.engine,
+            store=self.store,
+            hub=self.hub,
+            domain=self.domain,
+            handoff=self.desk.handoff,
+            metrics=self.metrics,
+            redis=self.redis,
+        )
 
     @contextlib.asynccontextmanager
     async def running(self, *, background: bool = True) -> AsyncIterator[None]:
@@ -125,6 +140,7 @@ def build_runtime(
     elif services.metrics is None:  # the engine and /metrics must count in the same place
         services = dataclasses.replace(services, metrics=metrics)
     redis = redis or connect(settings.redis_url)
+    sms = sms or sms_provider(settings)
     store = ConversationStore(redis.commands, ttl_seconds=settings.conversation_ttl_seconds)
     hub = EventHub(redis.subscriber)
     domain = Domain.build(settings, redis.commands, store, services.catalogs, sms=sms, clock=clock)
@@ -218,6 +234,10 @@ def build_app(runtime: Runtime, *, background: bool = True) -> web.Application:
     desk_socket = DeskSocket(desk, runtime.hub)
     app.add_routes(desk_socket.routes())
     app.on_shutdown.append(desk_socket.close_all)
+    parts = runtime.edge_parts()
+    telegram.mount(app, parts)
+    sms.mount(app, parts)
+    rasa.mount(app, parts)
     app.add_routes(ops.routes(runtime.redis, runtime.metrics))
     return app
 

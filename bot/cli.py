@@ -1,4 +1,4 @@
-"""`shouwen` command line: serve, chat, nlu parse|test, agent add."""
+"""`shouwen` command line: serve, chat, nlu parse|test, agent add, telegram, rasa-actions."""
 
 from __future__ import annotations
 
@@ -79,7 +79,39 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--display", help="the name colleagues see (default: NAME)")
     add.add_argument("--team", default="general", help="team (default: general)")
     add.set_defaults(run=_agent_add)
+
+    telegram = commands.add_parser("telegram", help="the Telegram bot (SHOUWEN_TELEGRAM_TOKEN)")
+    what = telegram.add_mutually_exclusive_group(required=True)
+    what.add_argument("--polling", action="store_true", help="answer by long polling (development)")
+    what.add_argument(
+        "--set-webhook",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="register the webhook once, at deploy (default: SHOUWEN_PUBLIC_URL/telegram/webhook)",
+    )
+    what.add_argument("--delete-webhook", action="store_true", help="unregister the webhook")
+    telegram.set_defaults(run=_telegram)
+
+    rasa = commands.add_parser(
+        "rasa-actions", help="the Rasa action server on its own (for Rasa's endpoints.yml)"
+    )
+    rasa.add_argument("--host", default="0.0.0.0", help="address (default 0.0.0.0)")  # noqa: S104
+    rasa.add_argument("--port", type=int, default=5055, help="port (default 5055)")
+    rasa.set_defaults(run=_rasa_actions)
     return parser
+
+
+def _telegram(settings: Settings, args: argparse.Namespace) -> int:
+    from connectors.telegram.cli import main as telegram_main
+
+    return telegram_main(settings, args)
+
+
+def _rasa_actions(settings: Settings, args: argparse.Namespace) -> int:
+    from connectors.rasa.cli import main as rasa_main
+
+    return rasa_main(settings, args)
 
 
 def _workers(raw: str) -> int:

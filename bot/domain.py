@@ -83,7 +83,7 @@ class Domain:
             await outbox.publish(Notice.from_json(data))
 
         scheduler.handle(NOTICE_JOB, publish_later)
-        customers = Customers(redis, vault, clock=clock)
+        customers = Customers(redis, vault, clock=clock, batcher=store.batcher)
         cases = Cases(
             redis, policy, outbox, vault, clock=clock, timezone=zone, batcher=store.batcher
         )

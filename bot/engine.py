@@ -23,10 +23,12 @@ from bot.dialog import GREETING, Ahead, Early, Flow, Handoff, Prefetching, Servi
 from bot.errors import ConversationBusy, StoreUnavailable, UnknownConversation
 from bot.i18n import Text, _, negotiate
 from bot.messages import Entry, Inbound, TurnResult
+from bot.services.customers import InvalidPhone
 from bot.state import ConversationState
 from bot.store import keys
 from bot.store.conversations import Claim, ConversationStore, NewEntry
 from bot.store.events import EventHub
+from bot.store.guard import guarded
 
 if TYPE_CHECKING:
     from bot.domain import Domain
@@ -61,6 +63,11 @@ def normalise(text: str, max_chars: int) -> str:
 def _mostly_digits(text: str) -> bool:
     digits = sum(c.isdigit() for c in text)
     return digits > 0 and digits >= sum(c.isalpha() for c in text)
+
+
+def _retrieved(future: asyncio.Future[object]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def conversation_key(inbound: Inbound) -> str:
@@ -213,6 +220,8 @@ class Engine:
                 await action(turn)
                 await self._take_up(turn)
                 saved = await self._save(conversation, token, turn, customer=None)
+        # Telegram, SMS and Rasa do not read the transcript: what was said is sent to them.
+        await self.domain.outbox.relay(conversation, turn.state.locale, saved)
         if not saved:  # nothing said, but the mode may have changed: wake the readers
             seq = await self.store.poke(conversation)
             if self.hub is not None:
@@ -294,14 +303,35 @@ class Engine:
         if stored is None and not create:
             raise UnknownConversation(inbound.chat)
         state = ConversationState.from_json(stored) if stored else self._new_state(inbound)
+        if inbound.phone is not None:
+            await self._vouched(key, state, inbound.phone)
         turn = Turn(inbound, text, state, self.services, self.domain, self, early=early)
         await self._route(turn)
         saved = await self._save(key, token, turn, customer=text)
         return TurnResult(inbound.chat, state.mode, state.locale, saved[1:], saved[0])
 
+    async def _vouched(self, key: str, state: ConversationState, phone: str) -> None:
+        """The channel vouches for the sender's phone (an SMS sender, a Telegram contact of
+        their own): the conversation belongs to that phone's customer, on every channel."""
+        customers = self.domain.customers
+        try:
+            customer_id = customers.id_for(phone)
+        except InvalidPhone:
+            return  # a sender id or a landline we cannot use: the customer stays unknown
+        if state.customer != customer_id:
+            await customers.ensure(phone, state.locale)
+            await customers.link(customer_id, key)
+            state.customer = customer_id
+
     async def _save(self, key: str, token: str, turn: Turn, customer: str | None) -> list[Entry]:
-        """Store the turn (the customer's words, if any, then the replies) and wake readers."""
+        """Store the turn (the customer's words, if any, then the replies) and wake readers.
+        A customer's message makes this their most recently used conversation (in the same
+        pipeline as the save): notices find them where they last spoke."""
         now = self._clock()
+        touched = None
+        if customer is not None and turn.state.customer is not None:
+            touched = self.domain.customers.touch(turn.state.customer, key)
+            touched.add_done_callback(_retrieved)  # read even when the save fails first
         entries = [
             NewEntry("bot", reply.text, now, reply.buttons, reply.card) for reply in turn.replies
         ]
@@ -316,6 +346,8 @@ class Engine:
             message_id=turn.inbound.message_id,
             entries=entries,
         )
+        if touched is not None:
+            await guarded(touched)
         self._remember(key, turn.state)
         if self.hub is not None and saved:
             self.hub.announce(key, saved[-1].seq)

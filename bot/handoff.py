@@ -286,7 +286,9 @@ class DeskHandoff:
         """A line from the service into the customer's transcript (their event feed)."""
         now = self._domain.clock()
         entry = NewEntry("bot", self._catalogs.render(locale, text), now)
-        return await self._store.append(conversation, [entry])
+        saved = await self._store.append(conversation, [entry])
+        await self._domain.outbox.relay(conversation, locale, saved)
+        return saved
 
     async def _watch_idle(self, conversation: str, idle_s: float, now: float) -> None:
         await self._domain.scheduler.at(
@@ -375,9 +377,10 @@ class DeskHandoff:
 
     async def say(self, conversation: str, agent: AgentRef, text: str) -> Entry:
         """An agent's message to the customer, into their transcript (their channel's feed)."""
-        await self._held(conversation, agent.name)
+        record = await self._held(conversation, agent.name)
         entry = NewEntry("agent", text, self._domain.clock(), author=agent.display)
         saved = await self._store.append(conversation, [entry])
+        await self._domain.outbox.relay(conversation, record.locale, saved)
         return saved[-1]
 
     async def hand_back(self, conversation: str, agent: AgentRef, *, rate: bool) -> None:

@@ -21,6 +21,12 @@ class Inbound:
     payload: str | None = None  # a button's payload, when a button was pressed
     locale_hint: str | None = None  # Accept-Language, Telegram language_code, a chosen locale
     message_id: str | None = None  # the channel's id for this message, for de-duplication
+    # A phone number the channel itself vouches for: the SMS sender, a Telegram contact the
+    # sender shared as their own. The conversation then belongs to that phone's customer.
+    phone: str | None = None
+    # The channel can prove the sender's phone by sharing a contact (Telegram): the verify
+    # flow offers that (a `verify:contact` button) beside typing the number.
+    shares_contact: bool = False
 
 
 @dataclass(frozen=True, slots=True)

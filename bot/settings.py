@@ -40,6 +40,24 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str 
     return raw
 
 
+# What each SMS provider cannot work without.
+_SMS_NEEDS = {
+    "twilio": (
+        "SHOUWEN_TWILIO_ACCOUNT_SID",
+        "SHOUWEN_TWILIO_AUTH_TOKEN",
+        "SHOUWEN_SMS_FROM",
+        "SHOUWEN_PUBLIC_URL",
+    ),
+    "gateway": ("SHOUWEN_SMS_GATEWAY_URL", "SHOUWEN_SMS_GATEWAY_SECRET"),
+}
+
+
+def _require_sms(env: Mapping[str, str], provider: str | None) -> None:
+    missing = [name for name in _SMS_NEEDS.get(provider or "", ()) if not env.get(name)]
+    if missing:
+        raise SettingsError(f"SHOUWEN_SMS_PROVIDER={provider} also needs {', '.join(missing)}")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable; see README.md for each variable."""
@@ -60,6 +78,19 @@ class Settings:
     cache_dir: Path = field(default=CACHE_DIR)  # trained intent models, to start faster
     secret_key: str | None = None  # encrypts personal data; None: a random key per start
     sms_provider: str | None = None  # "twilio" or "gateway"; None: codes go to the console
+    # The https address customers' channels reach this server at: Twilio signs requests
+    # over it, and `shouwen telegram --set-webhook` registers `<public_url>/telegram/webhook`.
+    public_url: str | None = None
+    telegram_token: str | None = None  # a bot token from @BotFather opens the Telegram edge
+    telegram_secret: str | None = None  # webhook secret; None: derived from the token
+    sms_from: str | None = None  # the number (or sender id) SMS are sent from
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None  # signs Twilio's requests and authorises ours
+    twilio_api_url: str = "https://api.twilio.com"  # a Twilio-compatible API's base address
+    sms_gateway_url: str | None = None  # the generic gateway's send endpoint
+    sms_gateway_secret: str | None = None  # HMAC-SHA256 key, both directions
+    rasa_token: str | None = None  # required as ?token= on /rasa/*; None: loopback callers only
+    rasa_url: str | None = None  # the Rasa server, for agents' messages to Rasa users
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -80,6 +111,8 @@ class Settings:
                 "SHOUWEN_SECRET_KEY is needed with SHOUWEN_REDIS_URL: set it to one long "
                 "random string shared by every process"
             )
+        sms_provider = _choice(env, "SHOUWEN_SMS_PROVIDER", ("twilio", "gateway"))
+        _require_sms(env, sms_provider)
         level = (env.get("SHOUWEN_LOG_LEVEL") or "INFO").upper()
         if level not in LOG_LEVELS:
             raise SettingsError(f"SHOUWEN_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
@@ -98,7 +131,20 @@ class Settings:
             data_dir=Path(env.get("SHOUWEN_DATA_DIR") or DATA_DIR),
             cache_dir=Path(env.get("SHOUWEN_CACHE_DIR") or CACHE_DIR),
             secret_key=env.get("SHOUWEN_SECRET_KEY") or None,
-            sms_provider=_choice(env, "SHOUWEN_SMS_PROVIDER", ("twilio", "gateway")),
+            sms_provider=sms_provider,
+            public_url=(env.get("SHOUWEN_PUBLIC_URL") or "").rstrip("/") or None,
+            telegram_token=env.get("SHOUWEN_TELEGRAM_TOKEN") or None,
+            telegram_secret=env.get("SHOUWEN_TELEGRAM_SECRET") or None,
+            sms_from=env.get("SHOUWEN_SMS_FROM") or None,
+            twilio_account_sid=env.get("SHOUWEN_TWILIO_ACCOUNT_SID") or None,
+            twilio_auth_token=env.get("SHOUWEN_TWILIO_AUTH_TOKEN") or None,
+            twilio_api_url=(env.get("SHOUWEN_TWILIO_API_URL") or "https://api.twilio.com").rstrip(
+                "/"
+            ),
+            sms_gateway_url=env.get("SHOUWEN_SMS_GATEWAY_URL") or None,
+            sms_gateway_secret=env.get("SHOUWEN_SMS_GATEWAY_SECRET") or None,
+            rasa_token=env.get("SHOUWEN_RASA_TOKEN") or None,
+            rasa_url=(env.get("SHOUWEN_RASA_URL") or "").rstrip("/") or None,
         )
 
     @property

@@ -1,4 +1,5 @@
-"""Phone verification (web chat): a one-time code by SMS proves whose conversation this is.
+"""Phone verification: a one-time code by SMS (or, on Telegram, a shared contact of the
+sender's own) proves whose conversation this is.
 
 Other flows call it (`await turn.call("verify", resume_at=...)`) before showing a customer's
 own cases; when it finishes, verified or not, the engine resumes the caller, which reads
@@ -64,6 +65,15 @@ class VerifyFlow:
             turn.finish()
             return
         turn.state.flow, turn.state.step, turn.state.slots = self.name, "phone", {}
+        if turn.inbound.shares_contact:
+            turn.say(
+                _(
+                    "To protect your information, please share your phone number with the "
+                    "button below, or type it and I will send a one-time code by SMS."
+                ),
+                buttons=self._contact_button(),
+            )
+            return
         turn.say(
             _(
                 "To protect your information I will send a one-time code by SMS. "
@@ -81,9 +91,15 @@ class VerifyFlow:
             self._ask_code(turn)
         else:
             turn.state.flow, turn.state.step, turn.state.slots = self.name, "phone", {}
-            turn.say(_("What is your mobile number? I will send you a one-time code."))
+            turn.say(
+                _("What is your mobile number? I will send you a one-time code."),
+                buttons=self._contact_button() if turn.inbound.shares_contact else (),
+            )
 
     async def on_payload(self, turn: Turn, argument: str) -> bool:
+        if argument == "contact":
+            self._contact(turn)
+            return True
         if turn.state.flow != self.name:
             return False  # an old button: the verification it belonged to is over
         if argument == "resend" and "phone" in turn.state.slots:
@@ -170,6 +186,26 @@ class VerifyFlow:
             self._locked(turn, LOCKOUT_S // 60)
         return True
 
+    def _contact(self, turn: Turn) -> None:
+        """A shared contact: the channel has vouched for the phone (the engine then linked
+        the customer) only when the contact was the sender's own."""
+        turn.understood()
+        phone = turn.inbound.phone
+        if phone is None or turn.state.customer is None:
+            turn.say(
+                _(
+                    "That contact is not your own, so it cannot verify you. Please share "
+                    "your own number with the button below, or type it."
+                ),
+                buttons=self._contact_button(),
+            )
+            if turn.state.flow != self.name:  # asked outside verification: start one
+                turn.state.flow, turn.state.step, turn.state.slots = self.name, "phone", {}
+            return
+        turn.say(_("Thank you: {phone} is verified.", phone=mask_phone(phone)))
+        if turn.state.flow == self.name:
+            turn.finish()
+
     def _ask_code(self, turn: Turn) -> None:
         turn.say(
             _(
@@ -192,6 +228,10 @@ class VerifyFlow:
 
     def _phone(self, turn: Turn) -> str:
         return turn.domain.vault.open(str(turn.state.slots["phone"]))
+
+    @staticmethod
+    def _contact_button() -> list[tuple[Text | str, str]]:
+        return [(_("Share my phone number"), "verify:contact")]
 
     def _code_buttons(self) -> list[tuple[Text | str, str]]:
         return [(_("Send a new code"), "verify:resend"), (_("Use another number"), "verify:phone")]

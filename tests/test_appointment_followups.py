@@ -117,10 +117,16 @@ async def test_the_customers_list_shows_upcoming_visits_first(world: World) -> N
     assert await world.appointments.of_customer("nobody") == []
 
 
-async def test_an_appointment_without_a_conversation_notifies_nobody(world: World) -> None:
+async def test_an_appointment_without_a_conversation_is_told_to_its_customer(
+    world: World,
+) -> None:
+    # Booked elsewhere (a Rasa assistant, an agent): the customer still hears of it, on the
+    # channel they last used or by SMS (the outbox picks; the notice names the customer).
     quiet = dataclasses.replace(draft(window("wensan", TOMORROW, "1000")), conversation=None)
     booked = await world.appointments.book(quiet)
     world.clock.now = booked.start - LEAD
     await world.scheduler.fire_due()
     await world.appointments.mark_done(booked.number, actor="tech-3")
-    assert await world.notices() == []
+    notices = await world.notices()
+    assert [n.kind for n in notices] == ["appointment_booked", "appointment_reminder", "visit_done"]
+    assert {(n.to, n.customer) for n in notices} == {("sms:cust-a", "cust-a")}

@@ -53,7 +53,7 @@ async def test_every_legal_move_is_applied_and_archived(
     notice = (await notices(handles.commands))[-1]
     kind = "case_resolved" if target == "resolved" else "case_state"
     assert notice == Notice(
-        CHAT, kind, case.number, "zh", {"state": target, "note": "checked the line"}
+        CHAT, kind, case.number, "zh", {"state": target, "note": "checked the line"}, "u1"
     )
 
 
@@ -98,10 +98,15 @@ async def test_concurrent_moves_apply_once(cases: Cases) -> None:
     assert [e.to_state for e in await cases.events(number)] == ["received", "assigned"]
 
 
-async def test_no_notice_without_a_conversation(cases: Cases, handles: RedisHandles) -> None:
+async def test_a_case_without_a_conversation_tells_its_customer(
+    cases: Cases, handles: RedisHandles
+) -> None:
+    # Opened elsewhere (Rasa, an agent): the customer hears of it where the outbox finds them.
     case = await cases.open(fault(conversation=None))
     await walk(cases, case.number, "closed")
-    assert await notices(handles.commands) == []
+    told = await notices(handles.commands)
+    assert {(n.to, n.customer) for n in told} == {("sms:u1", "u1")}
+    assert [n.params["state"] for n in told] == PATH["closed"]
     assert [e.to_state for e in await cases.events(case.number)] == ["received", *PATH["closed"]]
 
 

@@ -53,6 +53,18 @@ def make(
     return Outbox(handles.commands, render, chosen, store, clock, **options), store  # type: ignore[arg-type]
 
 
+async def begin(store: ConversationStore, conversation: str = TO) -> None:
+    """The web conversation exists: a transcript of a gone one is unreachable."""
+    assert (await store.claim(conversation, "token", None)).status == "ok"
+    await store.save(
+        conversation,
+        token="token",
+        state=ConversationState().to_json(),
+        message_id=None,
+        entries=[],
+    )
+
+
 async def pending(handles: RedisHandles) -> int:
     summary = await handles.commands.xpending(keys.OUTBOX, GROUP)
     return int(summary["pending"])
@@ -61,6 +73,7 @@ async def pending(handles: RedisHandles) -> int:
 async def test_a_notice_reaches_the_web_transcript(handles: RedisHandles) -> None:
     clock = Clock()
     outbox, store = make(handles, clock)
+    await begin(store)
     await outbox.publish(notice())  # before any worker: the group starts at the stream's head
     assert await outbox.drain("w1") == 1
     [entry] = await store.read(TO, 0)
@@ -82,6 +95,17 @@ async def test_a_customer_who_said_stop_gets_nothing(handles: RedisHandles) -> N
     assert await store.read(TO, 0) == []
     assert await pending(handles) == 0 and await outbox.retries() == 0
     assert await outbox.dead() == []
+
+
+async def test_a_gone_conversation_is_unreachable_and_dead_lettered_at_once(
+    handles: RedisHandles,
+) -> None:
+    outbox, store = make(handles, Clock())
+    await outbox.publish(notice())  # its web conversation expired (or never was)
+    assert await outbox.drain("w1") == 1
+    [(_dead, reason, attempts)] = await outbox.dead()
+    assert reason.startswith("unreachable on web") and attempts == 1
+    assert await store.read(TO, 0) == [] and await outbox.retries() == 0
 
 
 async def test_unknown_channel_is_dead_lettered(handles: RedisHandles) -> None:
@@ -227,6 +251,7 @@ async def test_a_dead_workers_notice_is_claimed_by_another(handles: RedisHandles
 async def test_the_worker_loop_delivers_and_stops_when_cancelled(handles: RedisHandles) -> None:
     clock = Clock()
     outbox, store = make(handles, clock)
+    await begin(store)
     worker = asyncio.create_task(outbox.run("w1"))
     await outbox.publish(notice())
     for _ in range(200):
@@ -241,6 +266,7 @@ async def test_the_worker_loop_delivers_and_stops_when_cancelled(handles: RedisH
 
 async def test_the_outbox_survives_its_stream_being_deleted(handles: RedisHandles) -> None:
     outbox, store = make(handles, Clock())
+    await begin(store)
     assert await outbox.drain("w1") == 0
     await handles.commands.delete(keys.OUTBOX)  # e.g. an operator flushed it
     await outbox.publish(notice())

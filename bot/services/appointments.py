@@ -42,7 +42,7 @@ from bot.services.catalog import (
 )
 from bot.services.issuing import NumberIssuer
 from bot.services.numbers import APPOINTMENT
-from bot.services.outbox import Notice, Outbox
+from bot.services.outbox import SMS, Notice, Outbox
 from bot.services.policy import Policy
 from bot.services.scheduler import Scheduler
 from bot.services.vault import Vault
@@ -308,8 +308,6 @@ class Appointments:
         return appointment
 
     async def _notify(self, appointment: Appointment, kind: str) -> None:
-        if appointment.conversation is None:
-            return
         params = {
             "service": appointment.service,
             "place": appointment.place,
@@ -317,8 +315,9 @@ class Appointments:
             "start": f"{appointment.start:.0f}",
             "end": f"{appointment.end:.0f}",
         }
+        to = appointment.conversation or f"{SMS}:{appointment.customer}"
         notice = Notice(
-            appointment.conversation, kind, appointment.number, appointment.locale, params
+            to, kind, appointment.number, appointment.locale, params, appointment.customer
         )
         # Outbox.publish, not a script of ours: it also wakes this process's outbox worker.
         await self._outbox.publish(notice)

@@ -38,7 +38,7 @@ from bot.services.case_scripts import (
 )
 from bot.services.issuing import NumberIssuer
 from bot.services.numbers import CASE
-from bot.services.outbox import Notice, Outbox
+from bot.services.outbox import SMS, Notice, Outbox
 from bot.services.policy import COMPLAINT_CATEGORIES, Policy
 from bot.services.vault import Vault, VaultError
 from bot.store import keys
@@ -259,10 +259,12 @@ class Cases:
         if status == "held":
             raise IllegalTransition(f"case {number} waits for its callback case before closing")
         case = self._decode(pairs(result[2]))
-        if case.conversation is not None:
+        to = case.conversation or (f"{SMS}:{case.customer}" if case.customer else None)
+        if to is not None:
             kind = "case_resolved" if to_state == "resolved" else "case_state"
             params = {"state": to_state, "note": "" if internal else note}
-            await self._outbox.publish(Notice(case.conversation, kind, number, case.locale, params))
+            notice = Notice(to, kind, number, case.locale, params, customer=case.customer)
+            await self._outbox.publish(notice)
         await self._tell(case, str(result[1]))
         return case
 

@@ -7,9 +7,11 @@ customer's conversations on any channel ("channel:chat") link to it.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 import redis.asyncio as aioredis
@@ -17,6 +19,7 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberTyp
 
 from bot.services.vault import Vault
 from bot.store import keys
+from bot.store.batching import ScriptBatcher
 from bot.store.guard import guarded
 
 # Numbers without a country code are read as Chinese ones.
@@ -35,6 +38,18 @@ redis.call('HSETNX', customer, 'c', now)
 redis.call('HSET', customer, 'l', locale)
 redis.call('EXPIRE', customer, ttl)
 return redis.call('HMGET', customer, 'p', 'c')
+"""
+
+
+# KEYS: customer conversations, customer.  ARGV: conversation, now, keep, ttl s.
+# The conversation is the customer's most recently used one: notices go there first.
+TOUCH = """
+local conversations, customer = KEYS[1], KEYS[2]
+redis.call('ZADD', conversations, ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYRANK', conversations, 0, -tonumber(ARGV[3]) - 1)
+redis.call('EXPIRE', conversations, ARGV[4])
+redis.call('EXPIRE', customer, ARGV[4])
+return 1
 """
 
 
@@ -69,12 +84,18 @@ class Customers:
     """Customers by phone blind index, and the conversations linked to each."""
 
     def __init__(
-        self, redis: aioredis.Redis, vault: Vault, clock: Callable[[], float] = time.time
+        self,
+        redis: aioredis.Redis,
+        vault: Vault,
+        clock: Callable[[], float] = time.time,
+        batcher: ScriptBatcher | None = None,
     ) -> None:
         self._redis = redis
         self.vault = vault
         self._clock = clock
         self._ensure = redis.register_script(ENSURE)
+        self._touch = redis.register_script(TOUCH)
+        self._batch = batcher or ScriptBatcher(redis)
 
     def id_for(self, phone: str) -> str:
         """The customer id of `phone` (any common spelling); InvalidPhone if it is not one."""
@@ -104,14 +125,16 @@ class Customers:
 
     async def link(self, customer_id: str, conversation: str) -> None:
         """Link a conversation ("channel:chat") to the customer, as its most recent one."""
-        key = keys.customer_conversations(customer_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(key, {conversation: self._clock()})
-            # Keep the newest MAX_CONVERSATIONS (ranks are ascending by time).
-            pipe.zremrangebyrank(key, 0, -MAX_CONVERSATIONS - 1)
-            pipe.expire(key, keys.CUSTOMER_TTL_S)
-            pipe.expire(keys.customer(customer_id), keys.CUSTOMER_TTL_S)
-            await guarded(pipe.execute())
+        await guarded(self.touch(customer_id, conversation))
+
+    def touch(self, customer_id: str, conversation: str) -> asyncio.Future[Any]:
+        """Mark the conversation as the customer's most recently used one (linking it if
+        new); queued at once so that it leaves in the pipeline of the turn's save. Await it."""
+        return self._batch.submit(
+            self._touch,
+            [keys.customer_conversations(customer_id), keys.customer(customer_id)],
+            [conversation, self._clock(), MAX_CONVERSATIONS, keys.CUSTOMER_TTL_S],
+        )
 
     async def conversations(self, customer_id: str) -> list[str]:
         """The customer's conversations, most recently used first."""

@@ -10,13 +10,14 @@ Params a notice may carry (all strings; times as epoch seconds):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.i18n import Catalogs, Text, _
 from bot.messages import Button, Card, CardField, Reply
-from bot.services.outbox import Notice
+from bot.services.outbox import RELAY, Notice
 
 RATINGS = range(1, 6)
 
@@ -65,6 +66,8 @@ class NoticeRenderer:
         self._place_names = place_names
 
     def __call__(self, notice: Notice) -> list[Reply]:
+        if notice.kind == RELAY:
+            return self._relay(notice)
         when = self._when(notice.locale, notice.params.get("start"))
         place = self._place(notice)
         if notice.kind == "outage_over":
@@ -77,6 +80,18 @@ class NoticeRenderer:
         joiner = "" if notice.locale == "zh" else " "
         text = joiner.join(self._render(notice.locale, t) for t in texts)
         return [Reply(text, buttons, self._card(notice, when, place))]
+
+    def _relay(self, notice: Notice) -> list[Reply]:
+        """Lines already said in the conversation; an agent's carry the agent's name."""
+        replies = []
+        for line in json.loads(notice.params.get("entries", "[]")):
+            text = str(line["t"])
+            if line.get("r") == "agent" and line.get("a"):
+                text = self._render(notice.locale, _("{agent}: {text}", agent=line["a"], text=text))
+            buttons = tuple(Button(str(t), str(p)) for t, p in line.get("b", ()))
+            card = Card.from_dict(line["c"]) if line.get("c") else None
+            replies.append(Reply(text, buttons, card))
+        return replies
 
     def _case_body(self, notice: Notice) -> tuple[list[Text], tuple[Button, ...]]:
         number, params = notice.subject, notice.params

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 
 from bot.errors import StoreUnavailable
-from bot.messages import Reply
+from bot.messages import Entry, Reply
 from bot.state import ConversationState
 from bot.store import keys
 from bot.store.batching import ScriptBatcher
@@ -82,25 +82,61 @@ return #due
 """
 
 
+# The notice kind that carries lines already said in a conversation (an agent's message, the
+# handoff's news) to a channel that does not read the transcript (Telegram, SMS, Rasa).
+RELAY = "relay"
+# A verified customer's SMS conversation is "sms:<customer id>": the fallback channel.
+SMS = "sms"
+
+
+class Unreachable(Exception):
+    """A channel can never deliver to this chat (the bot was blocked, the number refuses
+    SMS, the conversation is gone): the outbox tries the next channel or gives up at once."""
+
+
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """Something to tell a conversation's customer about, outside any turn."""
+    """Something to tell a conversation's customer about, outside any turn.
+
+    With a `customer`, the notice goes to the customer's most recently used conversation on a
+    channel this server has, falling back to SMS when that one is unreachable; `to` (the
+    conversation the matter started in) is where it goes otherwise."""
 
     to: str  # conversation key "channel:chat"
     kind: str  # "case_state", "case_resolved", "appointment_booked", "appointment_reminder", ...
     subject: str  # case or appointment number
     locale: str
     params: Mapping[str, str] = field(default_factory=dict)
+    customer: str | None = None  # the verified customer it concerns
 
     def to_json(self) -> str:
-        data = {"to": self.to, "k": self.kind, "s": self.subject, "l": self.locale}
-        return json.dumps({**data, "p": dict(self.params)}, ensure_ascii=False)
+        data: dict[str, object] = {"to": self.to, "k": self.kind, "s": self.subject}
+        data["l"] = self.locale
+        data["p"] = dict(self.params)
+        if self.customer is not None:
+            data["c"] = self.customer
+        return json.dumps(data, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, raw: str) -> Notice:
         data = json.loads(raw)
         params = {str(k): str(v) for k, v in data.get("p", {}).items()}
-        return cls(data["to"], data["k"], data["s"], data["l"], params)
+        customer = data.get("c")
+        return cls(
+            data["to"], data["k"], data["s"], data["l"], params, str(customer) if customer else None
+        )
+
+
+def _line(entry: Entry) -> dict[str, Any]:
+    """An entry as a relay notice carries it."""
+    line: dict[str, Any] = {"r": entry.role, "t": entry.text}
+    if entry.author:
+        line["a"] = entry.author
+    if entry.buttons:
+        line["b"] = [[b.title, b.payload] for b in entry.buttons]
+    if entry.card is not None:
+        line["c"] = entry.card.as_dict()
+    return line
 
 
 # The scheduler job kind whose data is a Notice to publish when it falls due (e.g. "tell me
@@ -109,14 +145,25 @@ NOTICE_JOB = "notice"
 
 
 class Channel(Protocol):
-    """A way to reach a customer outside a turn (web transcript, Telegram, SMS)."""
+    """A way to reach a customer outside a turn (web transcript, Telegram, SMS).
+
+    `deliver` raises Unreachable when the chat can never be reached, anything else when it
+    failed this time (the outbox retries later)."""
 
     async def deliver(self, chat: str, replies: Sequence[Reply]) -> None: ...
+
+
+def pushes(channel: Channel) -> bool:
+    """Whether the channel is sent what is said outside a turn (`pushes = True`): it does
+    not read the transcript as the web chat does."""
+    return bool(getattr(channel, "pushes", False))
 
 
 class TranscriptChannel:
     """Notices join the conversation's transcript: the web chat's events feed, the lines
     `shouwen chat` prints. `name` is the channel it serves."""
+
+    pushes = False
 
     def __init__(
         self, store: ConversationStore, clock: Callable[[], float] = time.time, name: str = "web"
@@ -126,9 +173,13 @@ class TranscriptChannel:
         self._name = name
 
     async def deliver(self, chat: str, replies: Sequence[Reply]) -> None:
+        conversation = f"{self._name}:{chat}"
+        state, _seq = await self._store.load(conversation)
+        if state is None:  # expired or never was: nobody will read this transcript
+            raise Unreachable("the conversation is gone")
         now = self._clock()
         entries = [NewEntry("bot", r.text, now, r.buttons, r.card) for r in replies]
-        await self._store.append(f"{self._name}:{chat}", entries)
+        await self._store.append(conversation, entries)
 
 
 class Outbox:
@@ -178,6 +229,18 @@ class Outbox:
         entry_id = await guarded(self._batch.run(self._publish, [keys.OUTBOX], [notice.to_json()]))
         self._wake.set()
         return str(entry_id)
+
+    async def relay(self, conversation: str, locale: str, entries: Sequence[Entry]) -> None:
+        """Lines just added to a conversation's transcript outside a turn (an agent's message,
+        the queue's news) are sent on to its channel when that channel does not read the
+        transcript; durably, through the outbox, like any notice."""
+        channel = self._channels.get(conversation.partition(":")[0])
+        if channel is None or not pushes(channel) or not entries:
+            return
+        lines = [_line(entry) for entry in entries if entry.role in ("bot", "agent")]
+        if lines:
+            params = {"entries": json.dumps(lines, ensure_ascii=False)}
+            await self.publish(Notice(conversation, RELAY, "", locale, params))
 
     async def run(self, consumer: str, stop: asyncio.Event | None = None) -> None:
         """Deliver notices until `stop` is set (or the task is cancelled); `consumer` names
@@ -294,27 +357,60 @@ class Outbox:
             notice = Notice.from_json(raw)
         except (ValueError, KeyError, TypeError, AttributeError):
             return await self._finish(entry_id, "dead", raw, attempt, "malformed notice")
-        channel_name, _sep, chat = notice.to.partition(":")
-        channel = self._channels.get(channel_name)
-        if channel is None:
+        targets = await self._targets(notice)
+        if not targets:
+            channel_name = notice.to.partition(":")[0]
             return await self._finish(
                 entry_id, "dead", raw, attempt, f"unknown channel: {channel_name}"
             )
         # Conversation ids stay out of the log: a web one opens its transcript.
-        if not await self._wants_notices(notice.to):
+        if notice.kind != RELAY and not await self._wants_notices(targets[0]):
             log.info("outbox: %s skipped, its customer asked for no notices", entry_id)
             return await self._finish(entry_id, "ack", raw, attempt)
-        try:
-            async with asyncio.timeout(DELIVERY_TIMEOUT_S):  # a hung channel holds no worker
-                await channel.deliver(chat, self._render(notice))
-        except Exception as error:  # any channel failure is retried, then dead-lettered
-            reason = f"{type(error).__name__}: {error}"[:500]
-            if attempt >= self.max_attempts:
-                log.warning("outbox: giving up %s (%s): %s", entry_id, notice.kind, reason)
-                return await self._finish(entry_id, "dead", raw, attempt, reason)
-            log.info("outbox: attempt %d of %s failed: %s", attempt, entry_id, reason)
-            return await self._finish(entry_id, "retry", raw, attempt + 1, reason)
-        return await self._finish(entry_id, "ack", raw, attempt)
+        replies = self._render(notice)
+        reason = ""
+        for target in targets:
+            channel_name, _sep, chat = target.partition(":")
+            if target != targets[0] and not await self._wants_notices(target):
+                continue
+            try:
+                async with asyncio.timeout(DELIVERY_TIMEOUT_S):  # a hung channel holds no worker
+                    await self._channels[channel_name].deliver(chat, replies)
+            except Unreachable as error:  # never on this channel: the next one, if any
+                reason = f"unreachable on {channel_name}: {error}"[:500]
+                log.info("outbox: %s %s", entry_id, reason)
+                continue
+            except Exception as error:  # any other failure is retried, then dead-lettered
+                reason = f"{type(error).__name__}: {error}"[:500]
+                if attempt >= self.max_attempts:
+                    log.warning("outbox: giving up %s (%s): %s", entry_id, notice.kind, reason)
+                    return await self._finish(entry_id, "dead", raw, attempt, reason)
+                log.info("outbox: attempt %d of %s failed: %s", attempt, entry_id, reason)
+                return await self._finish(entry_id, "retry", raw, attempt + 1, reason)
+            return await self._finish(entry_id, "ack", raw, attempt)
+        log.warning("outbox: giving up %s (%s): %s", entry_id, notice.kind, reason)
+        return await self._finish(entry_id, "dead", raw, attempt, reason)
+
+    async def _targets(self, notice: Notice) -> list[str]:
+        """Where to try the notice, best first: the customer's most recently used
+        conversation on a channel we have (else the one the matter started in), then, for
+        a verified customer, their SMS."""
+        first = notice.to
+        if notice.customer is not None and notice.kind != RELAY:
+            for conversation in await self._conversations(notice.customer):
+                if conversation.partition(":")[0] in self._channels:
+                    first = conversation
+                    break
+        targets = [first] if first.partition(":")[0] in self._channels else []
+        if notice.customer is not None and notice.kind != RELAY and SMS in self._channels:
+            sms = f"{SMS}:{notice.customer}"
+            if sms not in targets:
+                targets.append(sms)
+        return targets
+
+    async def _conversations(self, customer: str) -> list[str]:
+        key = keys.customer_conversations(customer)
+        return list(await guarded(self._redis.zrevrange(key, 0, -1)))
 
     async def _wants_notices(self, conversation: str) -> bool:
         state, _seq = await self._store.load(conversation)
