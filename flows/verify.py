@@ -130,6 +130,15 @@ class VerifyFlow:
         if sent.status == "locked":
             self._locked(turn, math.ceil(sent.retry_after / 60) or LOCKOUT_S // 60)
             return
+        if sent.status == "failed":
+            turn.state.step = "phone"
+            turn.say(
+                _(
+                    "Sorry, I could not send the code to that number just now. Please check "
+                    "the number or try again in a few minutes."
+                )
+            )
+            return
         turn.state.step = "code"
         turn.state.slots = {"phone": turn.domain.vault.seal(phone)}
         if sent.status == "too_soon":

@@ -113,3 +113,15 @@ async def test_cancel_during_verification_drops_the_flow_that_asked(app: App) ->
     await ask_for_code(chat)
     assert "Cancelled" in await chat.say("cancel")
     assert "cmd:resume" not in [b["payload"] for b in chat.buttons()]
+
+
+async def test_a_code_the_provider_could_not_send_is_a_polite_answer(app: App) -> None:
+    async def down(phone: str, text: str) -> None:
+        raise ConnectionError("provider down")
+
+    app.sms.send = down  # type: ignore[method-assign]
+    chat = app.chat("en")
+    await chat.say("my cases")
+    answer = await chat.say(PHONE)
+    assert "could not send the code" in answer
+    assert (await app.runtime.store.load(chat.key))[0] is not None  # no 500, state kept

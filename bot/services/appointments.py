@@ -257,7 +257,7 @@ class Appointments:
         appointment = await self.get(number)
         if appointment is None or appointment.state != "booked":
             return False
-        if abs(appointment.start - start) > 1 or appointment.conversation is None:
+        if abs(appointment.start - start) > 1:
             return False
         await self._notify(appointment, REMINDER)
         return True

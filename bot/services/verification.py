@@ -32,6 +32,7 @@ MAX_ATTEMPTS = 5
 LOCKOUT_S = 15 * 60
 
 dev_sms_log = logging.getLogger("shouwen.dev_sms")
+log = logging.getLogger(__name__)
 
 # KEYS: pending code, lock.  ARGV: now, code hash, expires at, locale, resend s, keep ms.
 # Returns {"locked", locked until} | {"too_soon", sent at} | {"sent"}. Wrong attempts ("w")
@@ -104,7 +105,7 @@ class ConsoleSmsSender:
 
 @dataclass(frozen=True, slots=True)
 class CodeSent:
-    status: str  # "sent" | "locked" | "too_soon"
+    status: str  # "sent" | "locked" | "too_soon" | "failed" (the SMS could not be sent)
     retry_after: int = 0  # seconds until a code can be asked for again
 
 
@@ -160,11 +161,24 @@ class Verification:
         )
         try:
             await self._sender.send(normal, self._catalogs.render(locale, text))
+        except Exception as error:  # the provider refused or failed: say so, not a 500
+            failure = type(error).__name__
+            log.warning("one-time code to %s not sent: %s", mask_phone(normal), failure)
+            await self._forget(phone_id)
+            return CodeSent("failed")
         except BaseException:
-            # The customer never got this code: let them ask again at once.
-            await guarded(self._redis.hdel(keys.verification(phone_id), "h", "e", "s"))  # type: ignore[arg-type]
+            await self._forget(phone_id)
             raise
         return CodeSent("sent")
+
+    @property
+    def sender(self) -> SmsSender:
+        """What texts the codes (an SMS provider's connector reuses it for notices)."""
+        return self._sender
+
+    async def _forget(self, phone_id: str) -> None:
+        """The customer never got this code: let them ask again at once."""
+        await guarded(self._redis.hdel(keys.verification(phone_id), "h", "e", "s"))  # type: ignore[arg-type]
 
     async def check(self, conversation: str, phone: str, code: str) -> CodeChecked:
         """Check `code` for `phone` in `conversation`; "ok" ensures and links the customer."""

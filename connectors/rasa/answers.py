@@ -1,0 +1,125 @@
+"""Reading what users gave a Rasa assistant: phone, ID number, category, service, place,
+rating and case or appointment numbers. Each reader returns the normalised value, or the
+reason (a `Text`) it cannot be taken, so that the action can say why and ask again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from stdnum.cn import ric
+from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
+
+from bot.engine import normalise
+from bot.i18n import LANGUAGES, Catalogs, Text
+from bot.services.catalog import Place, ServiceType
+from bot.services.customers import InvalidPhone, normalise_phone
+from bot.services.numbers import NUMBER_PATTERN, parse_number
+from bot.services.policy import COMPLAINT_CATEGORIES
+from connectors.rasa.texts import CATEGORY_NAMES, ID_REASONS, PHONE_REASONS
+
+# A run that starts with a digit and holds letters: a phone typed with an O for a 0.
+_NUMBER_WITH_LETTERS = re.compile(r"[0-9][0-9A-Za-z\s\-]{5,}[0-9A-Za-z]")
+_RATING = re.compile(r"(?<![0-9])([1-5])(?:\.0+)?(?![0-9])")
+_NUMERALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
+# Suffixes dropped from place names for the short forms people type ("文三路", "Xihu").
+_PLACE_SUFFIXES = ("营业厅", "区", " store", " district")
+MIN_DESCRIPTION = 4  # shorter is no description ("投诉", "ok")
+
+
+def read_phone(raw: str) -> str | Text:
+    """A contact phone: 11 digits for a CN mobile, E.164 otherwise; or why not."""
+    run = _NUMBER_WITH_LETTERS.search(raw)
+    if run is not None and re.search(r"[A-Za-z]", run[0]):
+        return PHONE_REASONS["letters"]
+    try:
+        return normalise_phone(raw)
+    except InvalidPhone:
+        digits = re.sub(r"\D", "", raw)
+        return PHONE_REASONS["length" if len(digits) != 11 else "invalid"]
+
+
+def read_id(raw: str) -> str | Text:
+    """A resident ID number (GB 11643, its check digit included), or why not."""
+    candidate = re.sub(r"[\s\-]", "", raw).upper()
+    try:
+        return str(ric.validate(candidate))
+    except InvalidChecksum:
+        return ID_REASONS["checksum"]
+    except InvalidLength:
+        return ID_REASONS["length"]
+    except ValidationError:
+        return ID_REASONS["invalid"]
+
+
+def read_description(raw: str, max_chars: int) -> str | None:
+    """The user's own words as a case keeps them (no control characters), if they say
+    something."""
+    text = normalise(raw, max_chars)
+    return text if len(text) >= MIN_DESCRIPTION else None
+
+
+def read_rating(raw: str) -> int | None:
+    """A 1-5 rating: "4", "4.0" (a float slot), "给4分", "五星"."""
+    if match := _RATING.search(raw):
+        return int(match[1])
+    return next((n for numeral, n in _NUMERALS.items() if numeral in raw), None)
+
+
+def category_of(raw: str, catalogs: Catalogs) -> str | None:
+    """The complaint category `raw` names: its id or its title in any language."""
+    folded = raw.strip().casefold()
+    for category in COMPLAINT_CATEGORIES:
+        name = CATEGORY_NAMES[category]
+        titles = {catalogs.render(language, name).casefold() for language in LANGUAGES}
+        if folded == category or folded in titles:
+            return category
+    return None
+
+
+def service_of(raw: str, services: Sequence[ServiceType]) -> str | None:
+    """The service `raw` names: its id, or the longest of its names found in it."""
+    return _longest(raw, ((s.id, (s.id, *s.names.values())) for s in services))
+
+
+def place_of(raw: str, places: Sequence[Place]) -> str | None:
+    """The place among `places` that `raw` names, by id, name or short name."""
+    return _longest(raw, ((p.id, _aliases(p)) for p in places))
+
+
+def _aliases(place: Place) -> set[str]:
+    aliases = {place.id}
+    for name in place.names.values():
+        folded = _fold(name)
+        aliases.add(folded)
+        for suffix in _PLACE_SUFFIXES:
+            if folded.endswith(suffix) and len(folded) - len(suffix) >= 2:
+                aliases.add(folded.removesuffix(suffix).strip())
+    return aliases
+
+
+def _longest(raw: str, candidates: Iterable[tuple[str, Iterable[str]]]) -> str | None:
+    folded = _fold(raw)
+    found = [
+        (len(word), key)
+        for key, words in candidates
+        for word in words
+        if word and _fold(word) in folded
+    ]
+    return max(found)[1] if found else None
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def number_in(texts: Iterable[str | None], kind: str | None = None) -> tuple[str, bool] | None:
+    """The first case or appointment number (of `kind` "C" or "A", if given) in `texts`,
+    upper-case, and whether its check digit fits."""
+    for text in texts:
+        for match in NUMBER_PATTERN.finditer(text or ""):
+            parsed = parse_number(match[0])
+            if parsed is not None and (kind is None or parsed.kind == kind):
+                return match[0].upper(), parsed.valid
+    return None
