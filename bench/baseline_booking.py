@@ -33,6 +33,7 @@ from bot.domain import Domain
 from bot.i18n import Text, _
 from bot.nlu import Parse
 from bot.services.appointments import AppointmentDraft, BookingError
+from bot.services.visit_texts import time_reason
 from bot.settings import Settings
 from bot.store.client import connect
 from flows.booking_slots import match_service, read_id, read_phone, read_when
@@ -41,7 +42,6 @@ from flows.booking_texts import (
     as_lines,
     card_buttons,
     details,
-    time_reason,
     window_buttons,
 )
 
@@ -180,7 +180,7 @@ def booking_router(services: Services, domain: Domain) -> Router:
             return
         reason = _refusal(domain, asked.day, asked.at, now)
         if reason is not None:
-            await say(message, language, time_reason(view(language), reason), [])
+            await say(message, language, time_reason(view(language).domain.policy, reason), [])
             return
         day = await appointments.availability(data["svc"], data["pl"], asked.day)
         free = [slot for slot in day if asked.fits(slot.window) and slot.free > 0]

@@ -25,10 +25,12 @@ from bench.baseline_booking import TurnView, _button, _Locale
 from bot.dialog import Services
 from bot.domain import Domain
 from bot.i18n import Text, _
+from bot.services.case_texts import CATEGORY_NAMES
+from bot.services.case_texts import complaint_filed as filed
 from bot.services.cases import CaseDraft
 from bot.services.policy import COMPLAINT_CATEGORIES
-from flows.complaint import category_of, filed
-from flows.progress import CATEGORY_NAMES, case_card
+from flows.complaint import category_of
+from flows.progress import case_card
 from flows.verify import read_mobile
 
 ABOUT = _("What is your complaint about?")

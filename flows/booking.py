@@ -20,7 +20,9 @@ from bot.services.appointments import (
     Overlap,
     WindowFull,
 )
+from bot.services.booking_rules import Asked
 from bot.services.catalog import HOME
+from bot.services.visit_texts import ID_REASONS, time_reason
 from flows.booking_answers import (
     ASKED,
     CASE,
@@ -37,15 +39,8 @@ from flows.booking_answers import (
     set_place,
 )
 from flows.booking_changes import AppointmentChanges
-from flows.booking_slots import Asked, read_when
-from flows.booking_texts import (
-    ID_REASONS,
-    appointment_card,
-    as_lines,
-    card_buttons,
-    details,
-    time_reason,
-)
+from flows.booking_slots import read_when
+from flows.booking_texts import appointment_card, as_lines, card_buttons, details
 from flows.booking_windows import ask_when, choose, now_at, offer_nearest
 from flows.contact import owns, verified_phone
 
@@ -354,7 +349,7 @@ class BookingFlow:
             turn.say(ID_REASONS[refused.reason])
             await self.ask(turn, "idn")
         elif isinstance(refused, NotBookable):
-            await ask_when(turn, time_reason(turn, refused.reason))
+            await ask_when(turn, time_reason(turn.domain.policy, refused.reason))
         else:
             await self.changes.gone(turn)
 

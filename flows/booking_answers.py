@@ -15,8 +15,9 @@ from typing import Any
 from bot.dialog import Turn
 from bot.i18n import Text
 from bot.nlu.results import ID_NUMBER, PHONE
-from flows.booking_slots import entity, match_place, match_service, read_id, read_phone, read_when
-from flows.booking_texts import ID_REASONS, PHONE_REASONS
+from bot.services.answer_checks import match_place
+from bot.services.visit_texts import ID_REASONS, PHONE_REASONS
+from flows.booking_slots import entity, match_service, read_id, read_phone, read_when
 
 # Slot keys (the state is saved every turn: short keys keep it small). Phone and ID number
 # are kept sealed by the vault, never in clear.

@@ -13,10 +13,11 @@ from bot.dialog import Turn
 from bot.i18n import Text, _
 from bot.nlu.results import APPOINTMENT_NUMBER
 from bot.services.appointments import Appointment, BookingError
+from bot.services.booking_rules import Asked
 from bot.services.numbers import APPOINTMENT as APPOINTMENT_KIND
 from bot.services.numbers import parse_number
 from flows.booking_answers import ASKED, NUMBER, PLACE, SERVICE, WINDOW
-from flows.booking_slots import Asked, entity, read_when
+from flows.booking_slots import entity, read_when
 from flows.booking_texts import STATE_NAMES, card_buttons, when_text
 from flows.booking_windows import ask_when, now_at
 from flows.contact import owns

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from stdnum.cn import ric
-from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
-
 from bot.nlu.results import ID_NUMBER, PHONE, TIME, Entity
-from bot.services.catalog import Place, ServiceType, Window
+from bot.services.answer_checks import Read, check_id, longest_named
+from bot.services.booking_rules import Asked
+from bot.services.catalog import ServiceType
 from bot.services.customers import InvalidPhone, normalise_phone
 from flows.contact import typed_letters_in_number
 
@@ -39,15 +37,6 @@ SERVICE_WORDS: dict[str, tuple[str, ...]] = {
     "store_business": ("sim", "补卡", "换卡", "过户", "销户", "号码业务", "number business"),
     "device_setup": ("设备设置", "手机设置", "设置手机", "device setup", "set up my phone"),
 }
-# Suffixes dropped from place names to get the short forms customers type ("文三路", "Xihu").
-_PLACE_SUFFIXES = ("营业厅", "区", " store", " district")
-# Parts of the day, as the windows that start within them (operator time).
-PARTS_OF_DAY: dict[str, tuple[time, time]] = {
-    "morning": (time(6), time(12)),
-    "noon": (time(11), time(14)),
-    "afternoon": (time(12), time(18)),
-    "evening": (time(18), time(23, 59)),
-}
 _PART_WORDS = (
     ("afternoon", ("下午", "afternoon")),
     ("morning", ("上午", "早上", "早晨", "morning")),
@@ -64,86 +53,14 @@ _ID_LIKE = re.compile(r"[0-9]{6,}[0-9Xx]?")
 _ID_CHARS = re.compile(r"[0-9Xx]{15,}")
 
 
-@dataclass(frozen=True, slots=True)
-class Asked:
-    """When the customer wants the visit: a day, and maybe a time or a part of the day."""
-
-    day: date
-    at: time | None = None  # an exact time: the window containing it
-    part: str | None = None  # a key of PARTS_OF_DAY: the first free window starting in it
-
-    def as_slot(self) -> dict[str, str]:
-        slot = {"d": self.day.strftime("%Y%m%d")}
-        if self.at is not None:
-            slot["a"] = self.at.strftime("%H%M")
-        if self.part is not None:
-            slot["p"] = self.part
-        return slot
-
-    def fits(self, window: Window) -> bool:
-        """Whether `window` is what was asked for: it holds the time, or starts in the part."""
-        start, end = window.start.time(), window.end.time()
-        if self.at is not None:
-            return start <= self.at < end
-        if self.part is not None:
-            first, last = PARTS_OF_DAY[self.part]
-            return first <= start < last
-        return True
-
-    @classmethod
-    def from_slot(cls, slot: dict[str, str]) -> Asked:
-        at = time.fromisoformat(slot["a"]) if "a" in slot else None
-        return cls(date.fromisoformat(slot["d"]), at, slot.get("p"))
-
-
-@dataclass(frozen=True, slots=True)
-class Read:
-    """A value read from the text, or the reason code why the text's value is not one."""
-
-    value: str | None = None
-    reason: str | None = None
-
-
 def entity(entities: Iterable[Entity], kind: str) -> Entity | None:
     return next((e for e in entities if e.entity == kind), None)
 
 
-def _fold(text: str) -> str:
-    return " ".join(text.casefold().split())
-
-
 def match_service(text: str, services: Sequence[ServiceType]) -> str | None:
     """The service the text names, by catalog name or a usual word for it."""
-    folded = _fold(text)
-    found: list[tuple[int, str]] = []
-    for service in services:
-        words = (*service.names.values(), *SERVICE_WORDS.get(service.id, ()))
-        found.extend((len(w), service.id) for w in words if _fold(w) in folded)
-    return max(found)[1] if found else None
-
-
-def place_aliases(place: Place) -> set[str]:
-    """The spellings of a place a customer may type: its names, short forms and id."""
-    aliases = {place.id}
-    for name in place.names.values():
-        folded = _fold(name)
-        aliases.add(folded)
-        for suffix in _PLACE_SUFFIXES:
-            if folded.endswith(suffix) and len(folded) - len(suffix) >= 2:
-                aliases.add(folded.removesuffix(suffix).strip())
-    return aliases
-
-
-def match_place(text: str, places: Sequence[Place]) -> str | None:
-    """The place the text names among `places` (the longest name found wins)."""
-    folded = _fold(text)
-    found = [
-        (len(alias), place.id)
-        for place in places
-        for alias in place_aliases(place)
-        if alias in folded
-    ]
-    return max(found)[1] if found else None
+    named = ((s.id, (*s.names.values(), *SERVICE_WORDS.get(s.id, ()))) for s in services)
+    return longest_named(text, named)
 
 
 def part_of_day(text: str) -> str | None:
@@ -212,14 +129,7 @@ def read_id(text: str, entities: Iterable[Entity]) -> Read:
     candidate = found.value if found is not None else _id_candidate(text)
     if candidate is None:
         return Read()
-    try:
-        return Read(value=ric.validate(candidate))
-    except InvalidChecksum:
-        return Read(reason="checksum")
-    except InvalidLength:
-        return Read(reason="length")
-    except ValidationError:
-        return Read(reason="invalid")
+    return check_id(candidate)
 
 
 def _id_candidate(text: str) -> str | None:

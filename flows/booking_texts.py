@@ -1,19 +1,17 @@
-"""What the booking flow shows: reasons a value is refused, the summary and the appointment card."""
+"""What the booking flow shows: window buttons, the summary and the appointment card (the
+reasons a value is refused, shared with the Rasa actions, are in bot/services/visit_texts.py)."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
-from datetime import date
-
-from babel.dates import format_skeleton
 
 from bot.dialog import Turn
 from bot.i18n import Text, _
 from bot.messages import Card, CardField
 from bot.services.appointments import Appointment, Slot
-from bot.services.catalog import Window, pick
+from bot.services.catalog import pick
 from bot.services.vault import mask_id, mask_phone
+from bot.services.visit_texts import window_label
 
 STATE_NAMES: dict[str, Text] = {
     "booked": _("Booked"),
@@ -21,53 +19,6 @@ STATE_NAMES: dict[str, Text] = {
     "done": _("Visit done"),
     "no_show": _("Missed"),
 }
-PHONE_REASONS: dict[str, Text] = {
-    "letters": _("A phone number has only digits, and this one has letters in it."),
-    "length": _("A mobile number has 11 digits; please check how many you typed."),
-    "invalid": _("That is not a valid phone number."),
-}
-ID_REASONS: dict[str, Text] = {
-    "checksum": _(
-        "That ID number's last character (its check digit) does not match the rest, "
-        "so a character may be mistyped."
-    ),
-    "length": _("A resident ID number has 18 characters."),
-    "invalid": _("That is not a valid resident ID number."),
-    "id_required": _("This service needs your resident ID number."),
-    "id_invalid": _("That is not a valid resident ID number."),
-}
-
-
-def time_reason(turn: Turn, reason: str) -> Text:
-    """Why a day or time cannot be booked, with the limits that apply."""
-    policy = turn.domain.policy
-    if reason == "past":
-        return _("That time has already passed. Please pick a time in the future.")
-    if reason == "too_far":
-        return _(
-            "We take bookings up to {days} days ahead; that date is too far away.",
-            days=policy.booking_horizon_days,
-        )
-    if reason == "outside_hours":
-        opens, closes = policy.service_hours
-        return _(
-            "That is outside our service hours: visits are between {opens} and {closes}.",
-            opens=opens.strftime("%H:%M"),
-            closes=closes.strftime("%H:%M"),
-        )
-    return _("That time cannot be booked.")
-
-
-@functools.lru_cache(maxsize=1024)  # Babel's skeleton formatting is slow; days repeat
-def day_label(day: date, locale: str) -> str:
-    """A day as customers read it: "3月3日周二" / "Tue, Mar 3"."""
-    return format_skeleton("MMMEd", day, locale="en_US" if locale == "en" else "zh_Hans_CN")
-
-
-@functools.lru_cache(maxsize=4096)  # strftime of aware times is slow; offers repeat
-def window_label(window: Window, locale: str) -> str:
-    """A window: "3月3日周二 09:00–11:00" / "Tue, Mar 3 09:00–11:00"."""
-    return f"{day_label(window.day, locale)} {window.start:%H:%M}–{window.end:%H:%M}"
 
 
 def window_buttons(turn: Turn, slots: Sequence[Slot]) -> list[tuple[Text | str, str]]:

@@ -15,9 +15,17 @@ from zoneinfo import ZoneInfo
 from bot.dialog import Turn
 from bot.i18n import Text, _
 from bot.services.appointments import Slot, Taken, TakenAhead
+from bot.services.booking_rules import Asked, pick_window, refused_time
+from bot.services.visit_texts import (
+    FULL,
+    WHEN,
+    day_label,
+    no_window_that_day,
+    no_window_then,
+    time_reason,
+)
 from flows.booking_answers import DAY, PLACE, SERVICE, WINDOW
-from flows.booking_slots import Asked
-from flows.booking_texts import day_label, time_reason, window_buttons
+from flows.booking_texts import window_buttons
 
 # How many windows a question offers as buttons.
 OFFERED = 4
@@ -44,66 +52,36 @@ async def ask_when(turn: Turn, question: Text | None = None) -> None:
     nearest = await turn.domain.appointments.nearest_free(
         slots[SERVICE], slots[PLACE], after=turn.now(), limit=OFFERED, known=await taken_ahead(turn)
     )
-    if question is None:
-        question = _(
-            "When would you like it? Tell me a day and time, for example "
-            "“tomorrow 3pm”, or pick one of the nearest free windows."
-        )
-    turn.say(question, buttons=window_buttons(turn, nearest))
+    turn.say(question or WHEN, buttons=window_buttons(turn, nearest))
 
 
 async def choose(turn: Turn, asked: Asked) -> bool:
     """Take the window the customer asked for; False when it said why not and offered others."""
     slots = turn.state.slots
-    now = now_at(turn)
-    policy = turn.domain.policy
-    opens, closes = policy.service_hours
-    reason = None
-    if asked.day < now.date() or (
-        asked.at is not None and datetime.combine(asked.day, asked.at, now.tzinfo) <= now
-    ):
-        reason = "past"
-    elif (asked.day - now.date()).days > policy.booking_horizon_days:
-        reason = "too_far"
-    elif asked.at is not None and not opens <= asked.at < closes:
-        reason = "outside_hours"
+    reason = refused_time(turn.domain.policy, now_at(turn), asked)
     if reason is not None:
-        await ask_when(turn, time_reason(turn, reason))
+        await ask_when(turn, time_reason(turn.domain.policy, reason))
         return False
     slots[DAY] = asked.day.strftime("%Y%m%d")
     appointments = turn.domain.appointments
     known = await taken_ahead(turn)
-    day = await appointments.availability(slots[SERVICE], slots[PLACE], asked.day, known)
-    fitting = [slot for slot in day if asked.fits(slot.window)]
-    free = [slot for slot in fitting if slot.free > 0]
-    if free:
-        slots[WINDOW] = free[0].window.id
+    picked = await pick_window(
+        appointments, slots[SERVICE], slots[PLACE], asked, offered=OFFERED, known=known
+    )
+    if picked.window is not None:
+        slots[WINDOW] = picked.window
         return True
-    if fitting:
-        start = fitting[0].window.start.timestamp()
+    day = day_label(asked.day, turn.state.locale)
+    if picked.full_from is not None:
         nearest = await appointments.nearest_free(
-            slots[SERVICE], slots[PLACE], after=start, limit=OFFERED, known=known
+            slots[SERVICE], slots[PLACE], after=picked.full_from, limit=OFFERED, known=known
         )
         offer_nearest(turn, nearest)
-        return False
-    others = [slot for slot in day if slot.free > 0][:OFFERED]
-    if others:
+    elif picked.others:
         turn.state.step = "when"
-        turn.say(
-            _(
-                "There is no visit window at that time on {day}. These are free that day:",
-                day=day_label(asked.day, turn.state.locale),
-            ),
-            buttons=window_buttons(turn, others),
-        )
-        return False
-    await ask_when(
-        turn,
-        _(
-            "There is no free window on {day}. These are the nearest free ones:",
-            day=day_label(asked.day, turn.state.locale),
-        ),
-    )
+        turn.say(no_window_then(day), buttons=window_buttons(turn, picked.others))
+    else:
+        await ask_when(turn, no_window_that_day(day))
     return False
 
 
@@ -112,7 +90,7 @@ def offer_nearest(turn: Turn, nearest: Sequence[Slot]) -> None:
     turn.state.step = "when"
     if nearest:
         turn.say(
-            _("Sorry, that window is full. These are the nearest free windows:"),
+            FULL,
             buttons=window_buttons(turn, nearest),
         )
     else:

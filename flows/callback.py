@@ -9,8 +9,8 @@ from __future__ import annotations
 from bot.dialog import Turn
 from bot.i18n import Text, _
 from bot.services.case_records import CaseDraft
+from bot.services.case_texts import moment
 from flows.contact import verified_phone
-from flows.progress import moment
 from flows.verify import read_mobile
 
 

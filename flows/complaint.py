@@ -8,15 +8,14 @@ blind index of the contact phone, so the repeat rule holds across conversations.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from bot.dialog import Turn
 from bot.i18n import Text, _
-from bot.services.cases import Case, CaseDraft
-from bot.services.complaints import Grade, mentions
-from bot.services.policy import COMPLAINT_CATEGORIES, Policy
+from bot.services.case_texts import CATEGORY_NAMES, complaint_filed
+from bot.services.cases import CaseDraft
+from bot.services.complaints import mentions
+from bot.services.policy import COMPLAINT_CATEGORIES
 from flows.contact import verified_phone
-from flows.progress import CATEGORY_NAMES, GRADE_NAMES, case_card, moment
+from flows.progress import case_card
 from flows.verify import read_mobile
 
 # Words that point to a category, tried in this order (the more specific first: "宽带修了
@@ -89,37 +88,6 @@ def category_of(turn: Turn, text: str) -> str | None:
         if mentions(text, words):
             return category
     return None
-
-
-def _hours(span: timedelta) -> float:
-    """Hours as promised: 24, or 1.5 when the policy says 90 minutes (never rounded up)."""
-    hours = span.total_seconds() / 3600
-    return int(hours) if hours.is_integer() else round(hours, 2)
-
-
-def filed(policy: Policy, case: Case, grade: Grade) -> list[Text]:
-    """What a customer is told once the complaint is filed: its number, grade and promised
-    response time, then why the grade went up, if it did."""
-    promised = policy.complaint_response[grade.grade]
-    texts = [
-        _(
-            "Your complaint is registered as case {number}, graded {grade}. "
-            "We will respond within {hours} hours, by {due}.",
-            number=case.number,
-            grade=GRADE_NAMES[grade.grade],
-            hours=_hours(promised),
-            due=moment(case.due["response"]),
-        )
-    ]
-    why = {
-        "terms": _("what you describe"),
-        "repeat": _("a repeat complaint within {days} days", days=policy.repeat_window.days),
-        "regulator": _("the regulator is named"),
-    }
-    raised = [why[reason] for reason in grade.reason.split(",") if reason in why]
-    if raised:
-        texts.append(_("Graded higher because of: {reasons}.", reasons=tuple(raised)))
-    return texts
 
 
 class ComplaintFlow:
@@ -255,7 +223,7 @@ class ComplaintFlow:
             )
         )
         turn.finish()
-        registered, *raised = filed(domain.policy, case, grade)
+        registered, *raised = complaint_filed(domain.policy, case, grade)
         turn.say(
             registered,
             buttons=[

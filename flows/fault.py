@@ -16,12 +16,13 @@ from zoneinfo import ZoneInfo
 from bot.dialog import Turn
 from bot.i18n import Text, _
 from bot.messages import Card, CardField
+from bot.services.answer_checks import match_place
 from bot.services.cases import Case, CaseDraft
 from bot.services.catalog import Place
 from bot.services.outbox import NOTICE_JOB, Notice
 from bot.services.vault import mask_phone
-from flows.booking_slots import match_place, read_phone
-from flows.booking_texts import PHONE_REASONS
+from bot.services.visit_texts import PHONE_REASONS
+from flows.booking_slots import read_phone
 from flows.contact import verified_phone
 
 # The service whose areas the customer picks from, and which the visit offer books.

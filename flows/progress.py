@@ -9,41 +9,26 @@ fails is a typo, and is answered as one.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 from bot.dialog import Turn
 from bot.i18n import Text, _
 from bot.messages import Card, CardField
 from bot.nlu.results import APPOINTMENT_NUMBER, CASE_NUMBER, Entity
 from bot.services.appointments import Appointment
+from bot.services.case_texts import (
+    CATEGORY_NAMES,
+    DONE_STATES,
+    DUE_NAMES,
+    GRADE_NAMES,
+    KIND_NAMES,
+    moment,
+    next_due,
+)
 from bot.services.cases import Case
 from bot.services.notices import STATES
 from bot.services.numbers import parse_number
 from flows.contact import owns
 
-KIND_NAMES: dict[str, Text] = {
-    "fault": _("Fault repair"),
-    "complaint": _("Complaint"),
-    "callback": _("Supervisor callback"),
-    "feedback": _("Feedback"),
-    "inquiry": _("Enquiry"),
-}
-CATEGORY_NAMES: dict[str, Text] = {
-    "network": _("Network quality"),
-    "billing": _("Billing dispute"),
-    "attitude": _("Service attitude"),
-    "unfixed": _("Fault not fixed"),
-    "marketing": _("Unwanted marketing"),
-    "privacy": _("Personal information"),
-}
-GRADE_NAMES: dict[str, Text] = {
-    "urgent": _("urgent"),
-    "ordinary": _("ordinary"),
-    "complex": _("complex"),
-}
-DUE_NAMES: dict[str, Text] = {"response": _("Response due"), "repair": _("Repair due")}
-# States in which nothing more is promised.
-_DONE = frozenset({"resolved", "closed"})
 # "My cases", "我的工单", "all my complaints": the customer's own list rather than one number.
 _MINE = re.compile(r"我的|全部|所有|\b(?:my|mine|all)\b", re.IGNORECASE)
 # How much of a customer's history "my cases" shows.
@@ -54,19 +39,6 @@ _NEXT: tuple[tuple[Text | str, str], ...] = (
     (_("Look up another number"), "progress:start"),
     (_("Main menu"), "cmd:menu"),
 )
-
-
-def moment(epoch: float) -> datetime:
-    """An epoch time as an aware datetime, for `_()` params and card formatting."""
-    return datetime.fromtimestamp(epoch, UTC)
-
-
-def next_due(case: Case, now: float) -> float | None:
-    """The promise the customer waits for: the first still ahead, else the last one missed."""
-    if case.state in _DONE or not case.due:
-        return None
-    times = sorted(case.due.values())
-    return next((t for t in times if t >= now), times[-1])
 
 
 def case_card(turn: Turn, case: Case) -> Card:
@@ -84,7 +56,7 @@ def case_card(turn: Turn, case: Case) -> Card:
         )
     if case.grade in GRADE_NAMES:
         fields.append(CardField(turn.render(_("Grade")), turn.render(GRADE_NAMES[case.grade])))
-    if case.state not in _DONE:
+    if case.state not in DONE_STATES:
         for name, at in sorted(case.due.items(), key=lambda item: item[1]):
             if name in DUE_NAMES:
                 label = turn.render(DUE_NAMES[name])

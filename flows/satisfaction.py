@@ -14,11 +14,17 @@ import re
 from bot.dialog import Turn
 from bot.i18n import Text, _
 from bot.nlu.results import APPOINTMENT_NUMBER, CASE_NUMBER, Entity
+from bot.services.case_texts import (
+    ASK_RATING_SUBJECT,
+    rating_question,
+    rating_refusal,
+    rating_thanks,
+)
 from bot.services.notices import RATINGS
 from bot.services.numbers import parse_number
 from bot.services.surveys import AlreadyRated, NotRateable
 from flows.complaint import moves_on
-from flows.progress import case_card, moment
+from flows.progress import case_card
 
 # A lone digit 1-5 ("4", "给4分", "5 stars"), not part of a longer number.
 _DIGIT = re.compile(r"(?<![0-9A-Za-z])([1-5])(?![0-9])")
@@ -79,7 +85,11 @@ class SatisfactionFlow:
     async def start(self, turn: Turn) -> None:
         turn.understood()
         named = _named_number(turn)
-        subject = named.value if named is not None and named.valid else await self._waiting(turn)
+        subject = (
+            named.value
+            if named is not None and named.valid
+            else await turn.domain.surveys.awaiting(turn.state.customer)
+        )
         if subject is None:
             self._ask_subject(turn)
             return
@@ -145,21 +155,11 @@ class SatisfactionFlow:
             return
         except NotRateable as refused:
             turn.finish()
-            turn.say(self._refusal(subject, refused.reason))
+            turn.say(rating_refusal(subject, refused.reason))
             return
         callback = outcome.callback
-        if callback is None:
-            turn.say(_("Thank you for rating us {score} out of 5!", score=score))
-        else:
-            turn.say(
-                _(
-                    "We are sorry we did not do better. A supervisor will call you back: "
-                    "case {number}, by {due}.",
-                    number=callback.number,
-                    due=moment(callback.due["response"]),
-                ),
-                card=case_card(turn, callback),
-            )
+        thanks = rating_thanks(score, callback)
+        turn.say(thanks, card=case_card(turn, callback) if callback is not None else None)
         turn.state.step, turn.state.slots = "comment", {"subject": subject}
         self._ask_comment(turn)
 
@@ -176,51 +176,15 @@ class SatisfactionFlow:
         turn.say(_("Thank you, your comment is noted."), buttons=[(_("Main menu"), "cmd:menu")])
         return True
 
-    async def _waiting(self, turn: Turn) -> str | None:
-        """The customer's most recent resolved case or done visit still without a rating."""
-        customer = turn.state.customer
-        if customer is None:
-            return None
-        for case in await turn.domain.cases.of_customer(customer):
-            if case.state == "resolved" and case.rating is None:
-                return case.number
-        for visit in await turn.domain.appointments.of_customer(customer):
-            if visit.state == "done" and visit.rating is None:
-                return visit.number
-        return None
-
-    @staticmethod
-    def _refusal(subject: str, reason: str) -> Text:
-        if reason == "not_finished":
-            return _(
-                "{subject} cannot be rated yet: ratings open once a case is resolved or a "
-                "visit is done.",
-                subject=subject,
-            )
-        if reason == "range":
-            return _("Please rate from 1 to 5.")
-        # Unknown and someone else's read the same: a guessed number reveals nothing.
-        return _("I cannot find {subject} among your cases and visits.", subject=subject)
-
     def _ask_subject(self, turn: Turn) -> None:
         turn.state.flow, turn.state.step, turn.state.slots = self.name, "subject", {}
-        turn.say(
-            _(
-                "Ratings are asked for once a case is resolved or a visit is done: press the "
-                "stars in that message. Or tell me the case or appointment number to rate."
-            ),
-            buttons=[(_("Main menu"), "cmd:menu")],
-        )
+        turn.say(ASK_RATING_SUBJECT, buttons=[(_("Main menu"), "cmd:menu")])
 
     def _ask_score(self, turn: Turn, subject: str) -> None:
         turn.state.flow, turn.state.step = self.name, "score"
         turn.state.slots = {"subject": subject}
         turn.say(
-            _(
-                "How satisfied are you with {subject}? Please rate from 1 (very "
-                "dissatisfied) to 5 (very satisfied).",
-                subject=subject,
-            ),
+            rating_question(subject),
             buttons=[("★" * n, f"rate:{subject}:{n}") for n in RATINGS],
         )
 

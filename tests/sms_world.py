@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import itertools
 import json
 import xml.etree.ElementTree as ET
@@ -110,7 +111,9 @@ class Phone:
         return f"sms:{self.chat}"
 
     def form(self, text: str, sid: str | None = None) -> dict[str, str]:
-        sid = sid or f"SM{self.number}{next(self._sids):020d}"[:34]
+        # Twilio's ids are random hex; one built from the number would put it in keys.
+        tag = hashlib.sha256(self.number.encode()).hexdigest()[:12]
+        sid = sid or f"SM{tag}{next(self._sids):020d}"
         return {
             "MessageSid": sid,
             "SmsSid": sid,

@@ -41,18 +41,20 @@ Failure = Callable[[TelegramMethod[Any]], Exception]
 
 class RecordingSession(BaseSession):
     """A Bot API session that keeps every method called and answers like Telegram:
-    a Message for sendMessage, True for the rest. `fail_next` makes the next sends raise."""
+    a Message for sendMessage, True for the rest. `fail_next` makes the next sends raise
+    (a None among the failures lets its send through)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[TelegramMethod[Any]] = []
-        self.failures: list[Failure] = []
+        self.failures: list[Failure | None] = []
         self.updates: list[list[Update]] = []  # what getUpdates returns, call by call
         self.clock: Callable[[], float] = lambda: 0.0  # when each message went, by this
         self.sent_at: list[float] = []
+        self._refused: set[int] = set()  # id() of the sends that raised
         self._message_ids = itertools.count(1)
 
-    def fail_next(self, *failures: Failure) -> None:
+    def fail_next(self, *failures: Failure | None) -> None:
         self.failures.extend(failures)
 
     async def make_request(
@@ -65,8 +67,10 @@ class RecordingSession(BaseSession):
         if isinstance(method, GetUpdates) and not self.updates:
             await asyncio.sleep(0.01)  # long polling: nothing new for a while
         if isinstance(method, SendMessage):
-            if self.failures:
-                raise self.failures.pop(0)(method)
+            failure = self.failures.pop(0) if self.failures else None
+            if failure is not None:
+                self._refused.add(id(method))
+                raise failure(method)
             self.sent_at.append(self.clock())
         return cast(TelegramType, self._result(bot, method))
 
@@ -103,6 +107,10 @@ class RecordingSession(BaseSession):
 
     def sent(self, since: int = 0) -> list[SendMessage]:
         return [m for m in self.calls[since:] if isinstance(m, SendMessage)]
+
+    def taken(self, since: int = 0) -> list[SendMessage]:
+        """The sends Telegram took (what the customer got), leaving out those that raised."""
+        return [m for m in self.sent(since) if id(m) not in self._refused]
 
     def answered(self, since: int = 0) -> list[AnswerCallbackQuery]:
         return [m for m in self.calls[since:] if isinstance(m, AnswerCallbackQuery)]

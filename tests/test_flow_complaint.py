@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 
 from bot.dialog import Services
+from bot.services.case_texts import complaint_filed
 from bot.services.cases import Case
 from bot.services.complaints import Grade
 from bot.services.policy import Policy
 from bot.settings import DATA_DIR, Settings
 from bot.store.client import RedisHandles
-from flows.complaint import filed
 from tests.flow_chat import CASE_NUMBER, PHONE, App, Chat, running_app
 
 
@@ -225,7 +225,7 @@ def test_the_promised_time_is_said_as_the_policy_has_it(services: Services) -> N
         {"response": 5400.0}, "", "billing", "urgent", "category:billing", None, None,
         None, None, None, None, None, None,
     )  # fmt: skip
-    registered, *_raised = filed(ninety, case, Grade("urgent", "category:billing"))
+    registered, *_raised = complaint_filed(ninety, case, Grade("urgent", "category:billing"))
     text = services.catalogs.render("en", registered)
     assert "within 1.5 hours" in text
 

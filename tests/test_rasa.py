@@ -173,6 +173,20 @@ def said(result: dict[str, Any]) -> str:
     return "\n".join(r["text"] for r in result["responses"])
 
 
+async def complain(
+    rasa: Rasa,
+    category: str = "network",
+    description: str = "The mobile network is slow in my flat",
+    *,
+    phone: str = PHONE,
+    sender: str = "u1",
+    **tracker: Any,
+) -> dict[str, Any]:
+    """The complaint action, in English, with its form's slots filled."""
+    slots = {"category": category, "description": description, "phone": phone}
+    return await rasa.run("action_shouwen_complaint", sender, language="en", slots=slots, **tracker)
+
+
 def slot_sets(result: dict[str, Any]) -> dict[str, Any]:
     return {e["name"]: e["value"] for e in result["events"] if e["event"] == "slot"}
 
@@ -230,16 +244,7 @@ async def test_a_complaint_becomes_a_graded_case_with_its_promised_time(
     served: tuple[World, Rasa],
 ) -> None:
     world, rasa = served
-    result = await rasa.run(
-        "action_shouwen_complaint",
-        language="en",
-        text=PHONE,
-        slots={
-            "category": "attitude",
-            "description": "The store clerk shouted at me.",
-            "phone": PHONE,
-        },
-    )
+    result = await complain(rasa, "attitude", "The store clerk shouted at me.", text=PHONE)
     number = slot_sets(result)["case_number"]
     case = await world.domain.cases.get(number)
     assert case is not None and case.kind == "complaint" and case.category == "attitude"
@@ -253,15 +258,7 @@ async def test_a_complaint_becomes_a_graded_case_with_its_promised_time(
 
 async def test_a_complaint_naming_the_regulator_goes_up_a_grade(served: tuple[World, Rasa]) -> None:
     world, rasa = served
-    result = await rasa.run(
-        "action_shouwen_complaint",
-        language="en",
-        slots={
-            "category": "billing",
-            "description": "Overcharged, I will go to MIIT",
-            "phone": PHONE,
-        },
-    )
+    result = await complain(rasa, "billing", "Overcharged, I will go to MIIT")
     case = await world.domain.cases.get(slot_sets(result)["case_number"])
     assert case is not None and case.grade == "ordinary"  # billing is complex, one step up
     assert "Graded higher because of: the regulator is named." in said(result)
@@ -269,11 +266,7 @@ async def test_a_complaint_naming_the_regulator_goes_up_a_grade(served: tuple[Wo
 
 async def test_an_urgent_complaint_goes_to_a_person_at_once(served: tuple[World, Rasa]) -> None:
     world, rasa = served
-    result = await rasa.run(
-        "action_shouwen_complaint",
-        language="en",
-        slots={"category": "privacy", "description": "My personal data was leaked", "phone": PHONE},
-    )
+    result = await complain(rasa, "privacy", "My personal data was leaked")
     number = slot_sets(result)["case_number"]
     assert "pause" in kinds(result)
     queue = await world.handoff.handoffs.queue()
@@ -284,15 +277,7 @@ async def test_an_urgent_complaint_goes_to_a_person_at_once(served: tuple[World,
 
 async def test_a_bad_phone_is_asked_for_again_with_the_reason(embedded: tuple[World, Rasa]) -> None:
     _world, rasa = embedded
-    result = await rasa.run(
-        "action_shouwen_complaint",
-        language="en",
-        slots={
-            "category": "network",
-            "description": "No signal at home for days",
-            "phone": "1380013800",
-        },
-    )
+    result = await complain(rasa, "network", "No signal at home for days", phone="1380013800")
     assert result["events"][0] == {
         "event": "slot",
         "timestamp": None,
@@ -423,15 +408,20 @@ async def test_a_full_window_offers_the_nearest_free_ones(served: tuple[World, R
     assert (await rasa.run("action_ask_window", after=refused, **ask))["responses"] == []
 
 
+def repair_booking(at: str) -> dict[str, str]:
+    """The booking form's slots for an on-site repair in Xihu tomorrow at `at` ("1400")."""
+    return {
+        "service": "onsite_repair",
+        "place": "xihu",
+        "window": f"xihu:{TOMORROW}:{at}",
+        "phone": PHONE,
+    }
+
+
 async def test_book_reschedule_and_cancel(served: tuple[World, Rasa]) -> None:
     world, rasa = served
     appointments = world.domain.appointments
-    slots = {
-        "service": "onsite_repair",
-        "place": "xihu",
-        "window": f"xihu:{TOMORROW}:1400",
-        "phone": PHONE,
-    }
+    slots = repair_booking("1400")
     booked = await rasa.run("action_shouwen_book", language="en", slots=slots)
     number = slot_sets(booked)["appointment_number"]
     assert f"Your appointment number is {number}" in said(booked)
@@ -466,12 +456,7 @@ async def test_book_reschedule_and_cancel(served: tuple[World, Rasa]) -> None:
 
 async def test_only_the_owner_moves_or_cancels_an_appointment(served: tuple[World, Rasa]) -> None:
     world, rasa = served
-    slots = {
-        "service": "onsite_repair",
-        "place": "xihu",
-        "window": f"xihu:{TOMORROW}:1400",
-        "phone": PHONE,
-    }
+    slots = repair_booking("1400")
     number = slot_sets(await rasa.run("action_shouwen_book", slots=slots))["appointment_number"]
     other = await rasa.run(
         "action_shouwen_cancel_appointment",
@@ -489,12 +474,7 @@ async def test_a_booking_whose_window_filled_meanwhile_goes_back_to_the_form(
 ) -> None:
     world, rasa = embedded
     await fill(world, f"xihu:{TOMORROW}:0900")
-    slots = {
-        "service": "onsite_repair",
-        "place": "xihu",
-        "window": f"xihu:{TOMORROW}:0900",
-        "phone": PHONE,
-    }
+    slots = repair_booking("0900")
     result = await rasa.run("action_shouwen_book", language="en", slots=slots)
     assert result["events"][-2:] == [
         {"event": "slot", "timestamp": None, "name": "window", "value": None},
@@ -507,12 +487,7 @@ async def test_a_booking_whose_window_filled_meanwhile_goes_back_to_the_form(
 
 
 async def complaint(rasa: Rasa, sender: str = "u1") -> str:
-    slots = {
-        "category": "network",
-        "description": "The mobile network is slow in my flat",
-        "phone": PHONE,
-    }
-    result = await rasa.run("action_shouwen_complaint", sender, language="en", slots=slots)
+    result = await complain(rasa, sender=sender)
     number: str = slot_sets(result)["case_number"]
     return number
 
@@ -867,15 +842,7 @@ async def test_a_store_failure_is_a_polite_reply_not_a_500(
         raise StoreUnavailable("down")
 
     monkeypatch.setattr(world.domain.cases, "open", down)
-    result = await rasa.run(
-        "action_shouwen_complaint",
-        language="en",
-        slots={
-            "category": "network",
-            "description": "The mobile network is slow in my flat",
-            "phone": PHONE,
-        },
-    )
+    result = await complain(rasa)
     assert result == {
         "events": [],
         "responses": [{"text": "Sorry, something went wrong. Please try again shortly."}],

@@ -19,14 +19,16 @@ from twilio.request_validator import RequestValidator
 
 from bot.app import build_app, build_runtime
 from bot.dialog import Services
+from bot.engine import Engine
 from bot.errors import StoreUnavailable
 from bot.i18n import Catalogs
-from bot.messages import Button, Card, CardField, Reply
+from bot.messages import Button, Card, CardField, Inbound, Reply, TurnResult
 from bot.services.case_records import Case, CaseDraft
 from bot.services.outbox import Notice, Unreachable
 from bot.settings import LOCALES_DIR, Settings
 from bot.store.client import RedisHandles, connect
 from connectors.sms.keywords import Keywords, Reading
+from connectors.sms.memory import SmsMemory
 from connectors.sms.providers import GatewayProvider, SendFailed, TwilioProvider, sign
 from connectors.sms.render import MAX_OPTIONS, SmsRenderer
 from connectors.sms.segments import GSM7, UCS2, encoding, plain, segments, units
@@ -504,7 +506,7 @@ def keywords() -> Keywords:
         ("cx C2611230040", Reading(payload="progress:show:C2611230040", locale="zh")),
         ("进度：c2611230040", Reading(payload="progress:show:C2611230040", locale="zh")),
         ("status a2611240013", None),  # a check digit that does not fit: the flow says so
-        ("C2611230040", Reading(payload="progress:show:C2611230040")),
+        ("C2611230040", None),  # a number alone: the engine's (a flow may have asked for it)
         ("0", None),
         ("12", None),
         ("cxyz", None),
@@ -567,3 +569,50 @@ def test_every_answer_fits_two_segments(
     rendered = renderer.render([Reply(text, buttons, card)], locale)
     assert 1 <= segments(rendered.text) <= 2, rendered.text
     assert rendered.menu == tuple(b.payload for b in buttons[:MAX_OPTIONS])
+
+
+async def test_an_answer_whose_menu_could_not_be_remembered_is_still_sent_once(
+    gateway_world: SmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = SmsMemory.remember
+    calls = {"n": 0}
+
+    async def remember(self: SmsMemory, *args: Any, **kwargs: Any) -> bool:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise StoreUnavailable("connection reset")
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SmsMemory, "remember", remember)
+    message = {"id": "g-menu-1", "from": f"+86{PHONE}", "text": "人工"}
+    first = await post_gateway(gateway_world, message)
+    assert first.status == 200
+    [answer] = (await first.json())["replies"]
+    [case] = await gateway_world.domain.cases.of_customer(gateway_world.phone().chat)
+    assert case.number in answer  # the customer learns the number of the case just opened
+
+
+async def test_a_redelivery_after_a_turn_that_failed_late_is_answered_once(
+    gateway_world: SmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The turn is saved, then the store fails before the answer leaves: 503, and the
+    # gateway delivers the message again. The redelivery gets the answer; a third, nothing.
+    original = Engine.handle
+    failed = {"once": False}
+
+    async def handle(self: Engine, inbound: Inbound, **options: Any) -> TurnResult:
+        result = await original(self, inbound, **options)
+        if not failed["once"]:
+            failed["once"] = True
+            raise StoreUnavailable("connection reset")
+        return result
+
+    monkeypatch.setattr(Engine, "handle", handle)
+    message = {"id": "g-late-1", "from": f"+86{PHONE}", "text": "人工"}
+    assert (await post_gateway(gateway_world, message)).status == 503
+    again = await post_gateway(gateway_world, message)
+    [answer] = (await again.json())["replies"]
+    cases = await gateway_world.domain.cases.of_customer(gateway_world.phone().chat)
+    assert len(cases) == 1 and cases[0].number in answer
+    third = await post_gateway(gateway_world, message)
+    assert (await third.json())["replies"] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from html.parser import HTMLParser
 from typing import Any
@@ -26,8 +27,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import build_app, build_runtime
 from bot.dialog import Services
+from bot.errors import StoreUnavailable
 from bot.handoff import AgentRef
-from bot.messages import Button, Card, CardField, Entry, Reply
+from bot.messages import Button, Card, CardField, Entry, Inbound, Reply, TurnResult
 from bot.services.outbox import Unreachable
 from bot.settings import Settings, SettingsError
 from bot.store.client import RedisHandles, connect
@@ -151,6 +153,58 @@ async def test_an_answer_telegram_failed_to_take_is_sent_when_the_update_comes_a
     assert [e.role for e in entries].count("customer") == 1
 
 
+async def test_an_answer_lost_to_a_store_failure_is_sent_when_the_update_comes_again(
+    tg: TelegramWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The turn is saved, then the pace (Redis) fails before the answer goes out: the
+    update is refused, and its repeat, a duplicate to the engine, sends the answer."""
+    customer = tg.customer()
+    update = customer.message(text="/start")
+    pace = tg.edge.sender._pace
+    wait = pace.wait
+    failures = [StoreUnavailable("connection reset")]
+
+    async def failing_wait(chat: str) -> None:
+        if failures:
+            raise failures.pop()
+        await wait(chat)
+
+    monkeypatch.setattr(pace, "wait", failing_wait)
+    refused = await tg.post(update)
+    assert refused.status >= 500  # Telegram delivers it again
+    assert tg.session.sent() == []
+    assert "What can I do for you?" in plain(await customer.send(update))  # redelivered
+    assert await customer.send(update) == []  # and once only
+    entries = await tg.runtime.store.read(f"telegram:{USER_ID}", 0)
+    assert [e.role for e in entries].count("customer") == 1
+
+
+async def test_a_repeated_update_sends_only_the_rest_of_an_answer_sent_in_part(
+    tg: TelegramWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An answer of two messages whose second Telegram failed to take: the repeat sends
+    the second only."""
+    engine = tg.runtime.engine
+    handle = engine.handle
+    extra = Entry(0, "bot", "And one more thing.", 0.0)
+
+    async def two_replies(inbound: Inbound, *, create: bool = True) -> TurnResult:
+        result = await handle(inbound, create=create)  # first and repeat: the same answer
+        return dataclasses.replace(result, replies=[*result.replies, extra])
+
+    monkeypatch.setattr(engine, "handle", two_replies)
+    customer = tg.customer()
+    update = customer.message(text="/start")
+    tg.session.fail_next(None, lambda method: TelegramNetworkError(method, "connection reset"))
+    refused = await tg.post(update)
+    assert refused.status == 502
+    assert plain(tg.session.taken()) == "What can I do for you?"
+    assert plain(await customer.send(update)) == "And one more thing."
+    assert await customer.send(update) == []
+    said = plain(tg.session.taken())
+    assert said.count("What can I do for you?") == 1 and said.count("one more thing") == 1
+
+
 async def test_a_sticker_is_asked_about_politely(tg: TelegramWorld) -> None:
     customer = tg.customer()
     sticker = {
@@ -170,6 +224,38 @@ async def test_group_chats_are_not_answered(tg: TelegramWorld) -> None:
     update = customer.message(text="/start")
     update["message"]["chat"] = {"id": -100, "type": "group", "title": "friends"}
     assert await customer.send(update) == []
+
+
+async def test_a_button_pressed_outside_a_private_chat_is_only_acknowledged(
+    tg: TelegramWorld,
+) -> None:
+    """A press under a message in a group (one forwarded there) is no turn of the group's
+    conversation: the spinner stops, nothing is sent, nothing is kept."""
+    group = -1001234567890
+    update = {
+        "update_id": tg.next_update_id(),
+        "callback_query": {
+            "id": "cq-group-1",
+            "from": {"id": USER_ID, "is_bot": False, "first_name": "Li", "language_code": "en"},
+            "chat_instance": "ci-g",
+            "message": {
+                "message_id": 99,
+                "date": 1_795_399_200,
+                "chat": {"id": group, "type": "supergroup", "title": "Neighbours"},
+                "from": {"id": 123456789, "is_bot": True, "first_name": "Shouwen"},
+                "text": "menu",
+            },
+            "data": "progress:mine",
+        },
+    }
+    since = len(tg.session.calls)
+    response = await tg.post(update)
+    assert response.status == 200
+    assert [a.callback_query_id for a in tg.session.answered(since)] == ["cq-group-1"]
+    assert tg.session.sent(since) == []
+    for chat in (group, USER_ID):
+        raw, _seq = await tg.runtime.store.load(f"telegram:{chat}")
+        assert raw is None
 
 
 # --- Contact sharing ---------------------------------------------------------------------
@@ -310,6 +396,51 @@ async def test_an_agent_talks_with_a_telegram_customer_through_the_outbox(
     assert "&lt;3" in tg.session.sent(since)[-1].text
     # While the agent holds the conversation, the bot stays silent on Telegram.
     assert await customer.say("Thanks, my router is blinking red") == ""
+
+
+async def test_a_notice_retried_by_the_outbox_sends_only_what_had_not_gone(
+    tg: TelegramWorld,
+) -> None:
+    """An agent's two lines; Telegram fails to take the second once. The outbox retries
+    the notice, and the customer reads each line once."""
+    await tg.customer().say("/start")
+    lines = [
+        Entry(1, "agent", "First line from the agent.", 0.0, author="Wang"),
+        Entry(2, "agent", "Second line from the agent.", 0.0, author="Wang"),
+    ]
+    outbox = tg.runtime.domain.outbox
+    await outbox.relay(f"telegram:{USER_ID}", "en", lines)
+    since = len(tg.session.calls)
+    tg.session.fail_next(None, lambda method: TelegramNetworkError(method, "connection reset"))
+    await outbox.drain("t")  # the first line went, the second waits for a retry
+    assert plain(tg.session.taken(since)) == "Wang: First line from the agent."
+    tg.clock.advance(3600)
+    await outbox.drain("t")
+    said = plain(tg.session.taken(since))
+    assert said.count("First line from the agent.") == 1, said
+    assert said.count("Second line from the agent.") == 1, said
+
+
+async def test_a_list_sent_in_full_is_forgotten_so_the_same_list_goes_again(
+    tg: TelegramWorld,
+) -> None:
+    chat = str(USER_ID)
+    replies = [Reply("Your case was resolved."), Reply("Anything else?")]
+    tg.session.fail_next(None, lambda method: TelegramNetworkError(method, "connection reset"))
+    with pytest.raises(TelegramNetworkError):
+        await channel(tg).deliver(chat, replies)
+    redis = tg.runtime.redis.commands
+    [progress] = await redis.keys(f"sw:{{c:telegram:{chat}}}:sent:*")
+    assert await redis.get(progress) == "1" and 0 < await redis.ttl(progress) <= 86_400
+    await channel(tg).deliver(chat, replies)  # the rest
+    await channel(tg).deliver(chat, replies)  # the same notice later: in full
+    assert [m.text for m in tg.session.taken()] == [
+        "Your case was resolved.",
+        "Anything else?",
+        "Your case was resolved.",
+        "Anything else?",
+    ]
+    assert await redis.keys(f"sw:{{c:telegram:{chat}}}:sent:*") == []
 
 
 async def test_a_long_reply_is_split_cleanly_with_the_keyboard_on_the_last_part(

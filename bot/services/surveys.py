@@ -93,6 +93,18 @@ class Surveys:
         except AppointmentNotFound:
             raise NotRateable(subject, "unknown") from None
 
+    async def awaiting(self, customer: str | None) -> str | None:
+        """The customer's most recent resolved case or done visit still without a rating."""
+        if customer is None:
+            return None
+        for case in await self._cases.of_customer(customer):
+            if case.state == "resolved" and case.rating is None:
+                return case.number
+        for visit in await self._appointments.of_customer(customer):
+            if visit.state == "done" and visit.rating is None:
+                return visit.number
+        return None
+
     async def _rate_case(
         self, subject: str, rating: int, conversation: str, customer: str | None
     ) -> RatingOutcome:

@@ -1,6 +1,7 @@
-"""Reading what users gave a Rasa assistant: phone, ID number, category, service, place,
-rating and case or appointment numbers. Each reader returns the normalised value, or the
-reason (a `Text`) it cannot be taken, so that the action can say why and ask again.
+"""Reading what users gave a Rasa assistant: phone, ID number, category, service, rating
+and case or appointment numbers (a place: `bot.services.answer_checks.match_place`). Each
+reader returns the normalised value, or the reason (a `Text`) it cannot be taken, so that
+the action can say why and ask again.
 """
 
 from __future__ import annotations
@@ -8,23 +9,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from stdnum.cn import ric
-from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
-
 from bot.engine import normalise
 from bot.i18n import LANGUAGES, Catalogs, Text
-from bot.services.catalog import Place, ServiceType
+from bot.services.answer_checks import check_id, longest_named
+from bot.services.case_texts import CATEGORY_NAMES
+from bot.services.catalog import ServiceType
 from bot.services.customers import InvalidPhone, normalise_phone
 from bot.services.numbers import NUMBER_PATTERN, parse_number
 from bot.services.policy import COMPLAINT_CATEGORIES
-from connectors.rasa.texts import CATEGORY_NAMES, ID_REASONS, PHONE_REASONS
+from bot.services.visit_texts import ID_REASONS, PHONE_REASONS
 
 # A run that starts with a digit and holds letters: a phone typed with an O for a 0.
 _NUMBER_WITH_LETTERS = re.compile(r"[0-9][0-9A-Za-z\s\-]{5,}[0-9A-Za-z]")
 _RATING = re.compile(r"(?<![0-9])([1-5])(?:\.0+)?(?![0-9])")
 _NUMERALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
-# Suffixes dropped from place names for the short forms people type ("文三路", "Xihu").
-_PLACE_SUFFIXES = ("营业厅", "区", " store", " district")
 MIN_DESCRIPTION = 4  # shorter is no description ("投诉", "ok")
 
 
@@ -42,15 +40,8 @@ def read_phone(raw: str) -> str | Text:
 
 def read_id(raw: str) -> str | Text:
     """A resident ID number (GB 11643, its check digit included), or why not."""
-    candidate = re.sub(r"[\s\-]", "", raw).upper()
-    try:
-        return str(ric.validate(candidate))
-    except InvalidChecksum:
-        return ID_REASONS["checksum"]
-    except InvalidLength:
-        return ID_REASONS["length"]
-    except ValidationError:
-        return ID_REASONS["invalid"]
+    read = check_id(re.sub(r"[\s\-]", "", raw).upper())
+    return read.value if read.value is not None else ID_REASONS[read.reason or "invalid"]
 
 
 def read_description(raw: str, max_chars: int) -> str | None:
@@ -80,38 +71,7 @@ def category_of(raw: str, catalogs: Catalogs) -> str | None:
 
 def service_of(raw: str, services: Sequence[ServiceType]) -> str | None:
     """The service `raw` names: its id, or the longest of its names found in it."""
-    return _longest(raw, ((s.id, (s.id, *s.names.values())) for s in services))
-
-
-def place_of(raw: str, places: Sequence[Place]) -> str | None:
-    """The place among `places` that `raw` names, by id, name or short name."""
-    return _longest(raw, ((p.id, _aliases(p)) for p in places))
-
-
-def _aliases(place: Place) -> set[str]:
-    aliases = {place.id}
-    for name in place.names.values():
-        folded = _fold(name)
-        aliases.add(folded)
-        for suffix in _PLACE_SUFFIXES:
-            if folded.endswith(suffix) and len(folded) - len(suffix) >= 2:
-                aliases.add(folded.removesuffix(suffix).strip())
-    return aliases
-
-
-def _longest(raw: str, candidates: Iterable[tuple[str, Iterable[str]]]) -> str | None:
-    folded = _fold(raw)
-    found = [
-        (len(word), key)
-        for key, words in candidates
-        for word in words
-        if word and _fold(word) in folded
-    ]
-    return max(found)[1] if found else None
-
-
-def _fold(text: str) -> str:
-    return " ".join(text.casefold().split())
+    return longest_named(raw, ((s.id, (s.id, *s.names.values())) for s in services))
 
 
 def number_in(texts: Iterable[str | None], kind: str | None = None) -> tuple[str, bool] | None:

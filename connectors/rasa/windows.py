@@ -14,11 +14,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from bot.i18n import Text, _
+from bot.i18n import Text
 from bot.nlu.results import TIME
 from bot.services.appointments import Slot
+from bot.services.booking_rules import Asked, pick_window, refused_time
+from bot.services.visit_texts import (
+    FULL,
+    WHEN,
+    day_label,
+    no_window_that_day,
+    no_window_then,
+    time_reason,
+    window_label,
+)
 from connectors.rasa.call import Button, Call
-from connectors.rasa.texts import FULL, WHEN, day_label, window_label
 
 # How many windows a question offers as buttons.
 OFFERED = 4
@@ -45,67 +54,41 @@ async def choose(call: Call, service: str, place: str, value: str) -> Choice:
     """The window `value` names (an id or a day and time) if it is bookable now."""
     window = call.domain.appointments.catalog.window(value.strip())
     if window is not None and window.place == place:
-        return await _at(call, service, place, window.start, exact=True)
+        return await _at(call, service, place, Asked(window.day, window.start.time()))
     asked = _asked_time(call, value)
     if asked is None:
         return Choice(None, WHEN, tuple(await nearest(call, service, place)))
-    at, exact = asked
-    return await _at(call, service, place, at, exact=exact)
+    return await _at(call, service, place, asked)
 
 
-def _asked_time(call: Call, value: str) -> tuple[datetime, bool] | None:
-    """The time the words name, and whether they name an hour (else only a day)."""
+def _asked_time(call: Call, value: str) -> Asked | None:
+    """The day the words name, and the time if they name an hour."""
     nlu = call.parts.engine.services.nlu
     parse = nlu.parse(value, call.language, now=call.local_now())
     found = next((e for e in parse.entities if e.entity == TIME), None)
     if found is None:
         return None
     at = datetime.fromisoformat(found.value).astimezone(call.local_now().tzinfo)
-    return at, at.time() != time(0)
+    return Asked(at.date(), at.time() if at.time() != time(0) else None)
 
 
-async def _at(call: Call, service: str, place: str, at: datetime, *, exact: bool) -> Choice:
-    reason = _time_reason(call, at, exact=exact)
-    if reason is not None:
-        return Choice(None, reason, tuple(await nearest(call, service, place)))
-    day = await call.domain.appointments.availability(service, place, at.date())
-    fitting = [s for s in day if not exact or s.window.start <= at < s.window.end]
-    free = [s for s in fitting if s.free > 0]
-    if free:
-        return Choice(free[0].window.id)
-    if fitting:
-        offers = await nearest(call, service, place, fitting[0].window.start.timestamp())
-        return Choice(None, FULL, tuple(offers))
-    others = tuple(s for s in day if s.free > 0)[:OFFERED]
-    label = day_label(at.date(), call.language)
-    if others:
-        text = _(
-            "There is no visit window at that time on {day}. These are free that day:", day=label
-        )
-        return Choice(None, text, others)
-    text = _("There is no free window on {day}. These are the nearest free ones:", day=label)
-    return Choice(None, text, tuple(await nearest(call, service, place, at.timestamp())))
-
-
-def _time_reason(call: Call, at: datetime, *, exact: bool) -> Text | None:
-    """Why the policy refuses this time: past, too far ahead, outside service hours."""
+async def _at(call: Call, service: str, place: str, asked: Asked) -> Choice:
     policy = call.domain.policy
-    now = call.local_now()
-    if at.date() < now.date() or (exact and at <= now):
-        return _("That time has already passed. Please pick a time in the future.")
-    if (at.date() - now.date()).days > policy.booking_horizon_days:
-        return _(
-            "We take bookings up to {days} days ahead; that date is too far away.",
-            days=policy.booking_horizon_days,
-        )
-    opens, closes = policy.service_hours
-    if exact and not opens <= at.time() < closes:
-        return _(
-            "That is outside our service hours: visits are between {opens} and {closes}.",
-            opens=opens.strftime("%H:%M"),
-            closes=closes.strftime("%H:%M"),
-        )
-    return None
+    reason = refused_time(policy, call.local_now(), asked)
+    if reason is not None:
+        return Choice(None, time_reason(policy, reason), tuple(await nearest(call, service, place)))
+    appointments = call.domain.appointments
+    picked = await pick_window(appointments, service, place, asked, offered=OFFERED)
+    if picked.window is not None:
+        return Choice(picked.window)
+    if picked.full_from is not None:
+        return Choice(None, FULL, tuple(await nearest(call, service, place, picked.full_from)))
+    day = day_label(asked.day, call.language)
+    if picked.others:
+        return Choice(None, no_window_then(day), picked.others)
+    at = datetime.combine(asked.day, asked.at or time(0), call.local_now().tzinfo)
+    offers = await nearest(call, service, place, at.timestamp())
+    return Choice(None, no_window_that_day(day), tuple(offers))
 
 
 def offer_buttons(call: Call, offers: Sequence[Slot], intent: str, **entities: str) -> list[Button]:

@@ -2,21 +2,25 @@
 
 The conversation is `sms:<customer id>`, the customer id being the keyed hash of the
 sender's number, so no key holds the number in clear; the engine links that customer from
-`Inbound.phone`. A redelivered provider message id is answered with nothing: the first
-delivery's answer was the one sent.
+`Inbound.phone`. A redelivered provider message id is answered with nothing when the first
+delivery's answer was sent, and with that same answer when it never left.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 
 from bot.engine import Engine
+from bot.errors import StoreUnavailable
 from bot.i18n import _
 from bot.messages import Inbound
 from bot.services.customers import Customers
 from connectors.sms.keywords import Keywords, Reading
 from connectors.sms.memory import SmsMemory
 from connectors.sms.render import SmsRenderer
+
+log = logging.getLogger(__name__)
 
 CHANNEL = "sms"
 # A provider's message id: it becomes part of a Redis key (connectors.sms.memory).
@@ -67,10 +71,18 @@ class SmsInbound:
             phone=sender,
         )
         result = await self._engine.handle(inbound)
-        if result.duplicate or not result.replies:
+        if not result.replies:
             return None
+        if result.duplicate and not await self._memory.first_answer(chat, message_id):
+            return None  # answered the first time: a redelivery gets nothing
         rendered = self._renderer.render(result.replies, result.locale)
-        await self._memory.remember(chat, rendered.menu, rendered.full, result.locale)
+        try:
+            await self._memory.remember(
+                chat, rendered.menu, rendered.full, result.locale, answering=message_id
+            )
+        except StoreUnavailable:
+            # The turn is taken and its answer made: send it. Only its menu is forgotten.
+            log.warning("sms: %s answered without remembering its menu", message_id)
         return rendered.text
 
     def sorry(self) -> str:

@@ -82,12 +82,16 @@ class Keywords:
         return self._progress_of(folded)
 
     def _progress_of(self, folded: str) -> Reading | None:
-        """A progress word with or without a number, or a number alone."""
+        """A progress word, with or without a number."""
         rest, language = folded, None
         for word, word_language in self._progress:
             if folded.startswith(word):
                 rest, language = folded[len(word) :].lstrip(_SEPARATORS), word_language
                 break
+        if language is None:
+            # A number alone is the engine's to read: a flow may have asked for it (which
+            # appointment to move?), and with none running it looks the number up itself.
+            return None
         if not rest:
             return Reading(payload="progress:mine", locale=language)
         parsed = parse_number(rest)

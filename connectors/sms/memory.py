@@ -23,10 +23,11 @@ def menu_key(chat: str) -> str:
     return f"{keys.PREFIX}:{{c:sms:{chat}}}:menu"
 
 
-def details_key(chat: str, message_id: str) -> str:
-    """String: set when the details asked for by this provider message were sent, so a
-    redelivered `XQ` is answered once (keys.SEEN_TTL_S, as the engine's seen ids)."""
-    return f"{keys.PREFIX}:{{c:sms:{chat}}}:xq:{message_id}"
+def answered_key(chat: str, message_id: str) -> str:
+    """String: set when this provider message was answered, so that a redelivery is answered
+    only when the first delivery's answer never left (keys.SEEN_TTL_S, as the engine's seen
+    ids)."""
+    return f"{keys.PREFIX}:{{c:sms:{chat}}}:ans:{message_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +46,25 @@ class SmsMemory:
         self._redis = redis
         self._ttl_s = ttl_s
 
-    async def remember(self, chat: str, menu: Sequence[str], full: str, locale: str) -> None:
-        """Keep what was just sent (an empty menu too: a digit then answers nothing)."""
+    async def remember(
+        self, chat: str, menu: Sequence[str], full: str, locale: str, answering: str | None = None
+    ) -> bool:
+        """Keep what was just sent (an empty menu too: a digit then answers nothing). With
+        `answering`, a provider message id, also mark it answered; False when it had been."""
         key = menu_key(chat)
         mapping = {"p": json.dumps(list(menu)), "t": full, "l": locale}
         async with self._redis.pipeline(transaction=True) as pipe:
+            if answering is not None:
+                pipe.set(answered_key(chat, answering), "1", nx=True, ex=keys.SEEN_TTL_S)
             pipe.hset(key, mapping=mapping)
             pipe.expire(key, self._ttl_s)
-            await guarded(pipe.execute())
+            done = await guarded(pipe.execute())
+        return answering is None or bool(done[0])
+
+    async def first_answer(self, chat: str, message_id: str) -> bool:
+        """Claim the answer to `message_id`: False when it was answered already."""
+        key = answered_key(chat, message_id)
+        return bool(await guarded(self._redis.set(key, "1", nx=True, ex=keys.SEEN_TTL_S)))
 
     async def option(self, chat: str, number: int) -> str | None:
         """The payload of option `number` of the last menu, if it had one."""
@@ -68,7 +80,7 @@ class SmsMemory:
     async def details(self, chat: str, message_id: str) -> Details:
         """The whole last message, claimed for `message_id` (one round trip, atomic)."""
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(details_key(chat, message_id), "1", nx=True, ex=keys.SEEN_TTL_S)
+            pipe.set(answered_key(chat, message_id), "1", nx=True, ex=keys.SEEN_TTL_S)
             pipe.hmget(menu_key(chat), ["t", "l"])
             first, (text, locale) = await guarded(pipe.execute())
         return Details(bool(first), text or None, locale or None)

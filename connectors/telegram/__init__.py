@@ -21,7 +21,7 @@ from bot.settings import SettingsError
 from connectors.edges import EdgeParts
 from connectors.telegram.callbacks import CallbackData
 from connectors.telegram.channel import TelegramChannel
-from connectors.telegram.handlers import ALLOWED_UPDATES, UnsentAnswers, Updates
+from connectors.telegram.handlers import ALLOWED_UPDATES, AnsweredMessages, Updates
 from connectors.telegram.keys import CHANNEL
 from connectors.telegram.pace import Pace, Sleep
 from connectors.telegram.sender import TelegramSender
@@ -77,9 +77,10 @@ def install(
         Pace(redis, clock, sleep),
         CallbackData(redis, parts.settings.conversation_ttl_seconds),
         sleep,
+        redis,
     )
     dispatcher = Dispatcher(disable_fsm=True, name="shouwen")  # the engine keeps the state
-    dispatcher.include_router(Updates(parts.engine, sender, UnsentAnswers(redis)).router())
+    dispatcher.include_router(Updates(parts.engine, sender, AnsweredMessages(redis)).router())
     edge = TelegramEdge(bot, dispatcher, sender, webhook_secret(parts.settings, bot.token))
     app[TELEGRAM] = edge
     app.add_routes(TelegramWebhook(bot, dispatcher, edge.secret).routes())

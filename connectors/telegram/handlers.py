@@ -1,10 +1,12 @@
 """Telegram updates as turns: an aiogram Router whose handlers hand the engine an Inbound
 and send back what it answers.
 
-Private chats only: a customer's conversation is their chat with the bot. The message id
-(of the message, or of the button press) is the Inbound's, so an update Telegram delivers
-twice is one turn, answered once. Only when sending that answer failed (and the update was
-refused, for Telegram to deliver it again) does the repeat send it.
+Private chats only: a customer's conversation is their chat with the bot, and a button
+pressed anywhere else is only acknowledged. The message id (of the message, or of the
+button press) is the Inbound's, so an update Telegram delivers twice is one turn. Its
+answer is marked sent once it went out in full; a repeat of an update whose answer was
+not (sending failed, whatever the reason, and the update was refused for Telegram to
+deliver it again) sends what the first delivery produced, from where sending stopped.
 """
 
 from __future__ import annotations
@@ -39,31 +41,27 @@ class NotSent(Exception):
     """The turn was taken but its answer could not be sent to Telegram (yet)."""
 
 
-class UnsentAnswers:
-    """Message ids whose answer is owed: a repeat of one of these sends the answer."""
+class AnsweredMessages:
+    """Message ids whose answer went out in full: a repeat of one of these sends nothing."""
 
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
 
-    async def owe(self, chat: str, message_id: str) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:  # one slot: the chat's
-            pipe.sadd(keys.unsent(chat), message_id)
-            pipe.expire(keys.unsent(chat), store_keys.SEEN_TTL_S)
-            await guarded(pipe.execute())
+    async def mark(self, chat: str, message_id: str) -> None:
+        await guarded(self._redis.set(keys.answered(chat, message_id), 1, ex=store_keys.SEEN_TTL_S))
 
-    async def settle(self, chat: str, message_id: str) -> bool:
-        """Whether the answer to `message_id` was owed (it is not any more)."""
-        removed = await guarded(self._redis.srem(keys.unsent(chat), message_id))  # type: ignore[arg-type]
-        return bool(removed)
+    async def marked(self, chat: str, message_id: str) -> bool:
+        """Whether the answer to `message_id` was sent."""
+        return bool(await guarded(self._redis.exists(keys.answered(chat, message_id))))
 
 
 class Updates:
     """Messages, button presses and shared contacts, answered through the engine."""
 
-    def __init__(self, engine: Engine, sender: TelegramSender, unsent: UnsentAnswers) -> None:
+    def __init__(self, engine: Engine, sender: TelegramSender, answered: AnsweredMessages) -> None:
         self._engine = engine
         self._sender = sender
-        self._unsent = unsent
+        self._answered = answered
 
     def router(self) -> Router:
         router = Router(name="shouwen")
@@ -71,7 +69,8 @@ class Updates:
         router.message.register(self.on_start, private, CommandStart())
         router.message.register(self.on_contact, private, F.contact)
         router.message.register(self.on_message, private)
-        router.callback_query.register(self.on_button)
+        router.callback_query.register(self.on_button, F.message.chat.type == ChatType.PRIVATE)
+        router.callback_query.register(self.on_other_button)  # in a group, inline: no turn
         return router
 
     async def on_start(self, message: Message) -> None:
@@ -110,19 +109,31 @@ class Updates:
         )
         await self._answer(inbound)
 
+    async def on_other_button(self, query: CallbackQuery) -> None:
+        """A button pressed outside a private chat (a message forwarded to a group, an
+        inline message): acknowledged, so the spinner stops, and nothing more."""
+        with contextlib.suppress(TelegramAPIError):
+            await query.answer()
+
     async def _answer(self, inbound: Inbound, *, remove_keyboard: bool = False) -> None:
         result = await self._engine.handle(inbound)
-        message_id = inbound.message_id or ""
-        if result.duplicate and not await self._unsent.settle(inbound.chat, message_id):
-            return  # answered the first time
+        chat, message_id = inbound.chat, inbound.message_id or ""
+        if result.duplicate and (
+            not result.replies or await self._answered.marked(chat, message_id)
+        ):
+            return  # answered the first time (the repeat's replies are the first answer's)
         said = [Said.of(entry) for entry in result.replies]
         try:
-            await self._sender.send(inbound.chat, said, remove_keyboard=remove_keyboard)
+            await self._sender.send(chat, said, remove_keyboard=remove_keyboard)
         except Unreachable:
             log.info("telegram: a chat blocked the bot; its answer is dropped")
+            return
         except TelegramAPIError as error:
-            await self._unsent.owe(inbound.chat, message_id)
             raise NotSent(str(error)) from error
+        # Any other failure (the store's) propagates too: the update is refused, and its
+        # repeat sends the answer, as it is not marked.
+        if said:
+            await self._answered.mark(chat, message_id)
 
 
 def _inbound(

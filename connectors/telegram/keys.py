@@ -34,8 +34,20 @@ def callback(chat: str, token: str) -> str:
     return f"{keys.conversation(conversation(chat))}:cb:{token}"
 
 
-def unsent(chat: str) -> str:
-    """Set: ids of messages whose answer was not sent (Telegram failed), so the redelivered
-    update sends it, where any other repeat sends nothing (keys.SEEN_TTL_S, as long as the
-    engine remembers the message id)."""
-    return f"{keys.conversation(conversation(chat))}:unsent"
+def sent(chat: str, digest: str) -> str:
+    """String: how many messages of a list sent to this chat have gone so far, the list
+    named by the digest of its rendered messages, so that a retry of the list (the outbox's,
+    or a redelivered update's) sends only the rest. Deleted once the whole list went out (an
+    identical list later is sent in full); else it lives SENT_TTL_S."""
+    return f"{keys.conversation(conversation(chat))}:sent:{digest}"
+
+
+SENT_TTL_S = 86_400
+"""How long a list sent in part is remembered: longer than the outbox retries a notice."""
+
+
+def answered(chat: str, message_id: str) -> str:
+    """String: the customer's message (or button press) with this id was answered, so the
+    update delivered again sends nothing, where a repeat of one whose answer did not go out
+    (in full) sends it (keys.SEEN_TTL_S, as long as the engine remembers the message id)."""
+    return f"{keys.conversation(conversation(chat))}:answered:{message_id}"

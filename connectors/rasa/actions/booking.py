@@ -15,7 +15,8 @@ from typing import Any
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.forms import FormValidationAction
 
-from bot.i18n import _
+from bot.i18n import Text, _
+from bot.services.answer_checks import match_place
 from bot.services.appointments import (
     AppointmentDraft,
     BookingError,
@@ -23,9 +24,10 @@ from bot.services.appointments import (
     Overlap,
     WindowFull,
 )
+from bot.services.visit_texts import FULL, ID_REASONS, WHEN
 from connectors.edges import EdgeParts
 from connectors.rasa.actions.base import Event, ShouwenAction
-from connectors.rasa.answers import place_of, read_id, read_phone, service_of
+from connectors.rasa.answers import read_id, read_phone, service_of
 from connectors.rasa.call import (
     APPOINTMENT_NUMBER,
     CASE_NUMBER,
@@ -37,7 +39,7 @@ from connectors.rasa.call import (
     WINDOW,
     Call,
 )
-from connectors.rasa.texts import FULL, ID_REASONS, UNKNOWN_PLACE, UNKNOWN_SERVICE, WHEN
+from connectors.rasa.texts import UNKNOWN_PLACE, UNKNOWN_SERVICE
 from connectors.rasa.windows import Choice, choose, nearest, offer_buttons
 
 BOOKING_FORM = "shouwen_booking_form"
@@ -55,7 +57,7 @@ def chosen(call: Call) -> tuple[str | None, str | None]:
     several values in one message are validated one after the other)."""
     catalog = call.domain.appointments.catalog
     service = service_of(call.slot(SERVICE) or "", catalog.service_types())
-    place = place_of(call.slot(PLACE) or "", catalog.places(service)) if service else None
+    place = match_place(call.slot(PLACE) or "", catalog.places(service)) if service else None
     return service, place
 
 
@@ -91,7 +93,7 @@ class ValidateShouwenBookingForm(FormValidationAction):  # type: ignore[misc]  #
             return {SERVICE: None}
         slots: Slots = {SERVICE: service}
         place = call.slot(PLACE)
-        if place is not None and place_of(place, catalog.places(service)) is None:
+        if place is not None and match_place(place, catalog.places(service)) is None:
             slots.update({PLACE: None, WINDOW: None})  # the place of another kind of service
         return slots
 
@@ -100,7 +102,7 @@ class ValidateShouwenBookingForm(FormValidationAction):  # type: ignore[misc]  #
         service = chosen(call)[0]
         if service is None:
             return {PLACE: None}  # asked again once the service is known
-        place = place_of(str(value or ""), call.domain.appointments.catalog.places(service))
+        place = match_place(str(value or ""), call.domain.appointments.catalog.places(service))
         if place is None:
             call.say(UNKNOWN_PLACE)
         return {PLACE: place}
@@ -117,22 +119,19 @@ class ValidateShouwenBookingForm(FormValidationAction):  # type: ignore[misc]  #
         return {WINDOW: choice.window}
 
     async def validate_phone(self, value: Any, dispatcher: Any, tracker: Any, domain: Any) -> Slots:
-        call = Call(self.parts, dispatcher, tracker)
-        phone = read_phone(str(value or ""))
-        if isinstance(phone, str):
-            return {PHONE: phone}
-        call.say(phone)
-        return {PHONE: None}
+        return self._read(PHONE, read_phone(str(value or "")), dispatcher, tracker)
 
     async def validate_id_number(
         self, value: Any, dispatcher: Any, tracker: Any, domain: Any
     ) -> Slots:
-        call = Call(self.parts, dispatcher, tracker)
-        number = read_id(str(value or ""))
-        if isinstance(number, str):
-            return {ID_NUMBER: number}
-        call.say(number)
-        return {ID_NUMBER: None}
+        return self._read(ID_NUMBER, read_id(str(value or "")), dispatcher, tracker)
+
+    def _read(self, slot: str, read: str | Text, dispatcher: Any, tracker: Any) -> Slots:
+        """The slot set to the value read; or cleared, saying why the value will not do."""
+        if isinstance(read, str):
+            return {slot: read}
+        Call(self.parts, dispatcher, tracker).say(read)
+        return {slot: None}
 
 
 class ActionAskWindow(ShouwenAction):

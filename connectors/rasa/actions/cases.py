@@ -11,19 +11,14 @@ from __future__ import annotations
 from rasa_sdk.events import FollowupAction, SlotSet
 
 from bot.i18n import Text, _
-from bot.services.case_records import Case, CaseDraft
+from bot.services.answer_checks import match_place
+from bot.services.case_records import CaseDraft
+from bot.services.case_texts import complaint_filed, moment
 from connectors.rasa.actions.base import Event, ShouwenAction
 from connectors.rasa.actions.handoff import hand_off
-from connectors.rasa.answers import category_of, place_of, read_description, read_phone
+from connectors.rasa.answers import category_of, read_description, read_phone
 from connectors.rasa.call import CASE_NUMBER, CATEGORY, DESCRIPTION, PHONE, PLACE, Call
-from connectors.rasa.texts import (
-    GRADE_NAMES,
-    SHORT_DESCRIPTION,
-    UNKNOWN_CATEGORY,
-    UNKNOWN_PLACE,
-    hours,
-    moment,
-)
+from connectors.rasa.texts import SHORT_DESCRIPTION, UNKNOWN_CATEGORY, UNKNOWN_PLACE
 from connectors.rasa.windows import payload
 
 COMPLAINT_FORM = "shouwen_complaint_form"
@@ -49,6 +44,19 @@ async def contact_phone(call: Call, form: str) -> str | list[Event]:
     return ask_again(PHONE, form)
 
 
+async def told_case(call: Call, form: str, ask_description: Text) -> tuple[str, str] | list[Event]:
+    """The description and the contact phone a case is opened with, or the events that ask
+    again for the one that will not do (saying `ask_description` for a missing description)."""
+    description = read_description(call.slot(DESCRIPTION) or "", call.parts.settings.max_text_chars)
+    if description is None:
+        call.say(ask_description)
+        return ask_again(DESCRIPTION, form)
+    phone = await contact_phone(call, form)
+    if isinstance(phone, list):
+        return phone
+    return description, phone
+
+
 class ActionShouwenComplaint(ShouwenAction):
     """Files a complaint from the slots category, description and phone: a graded case with
     its number and promised response time at once; an urgent one goes to a person."""
@@ -60,15 +68,10 @@ class ActionShouwenComplaint(ShouwenAction):
         if category is None:
             call.say(UNKNOWN_CATEGORY)
             return ask_again(CATEGORY, COMPLAINT_FORM)
-        description = read_description(
-            call.slot(DESCRIPTION) or "", call.parts.settings.max_text_chars
-        )
-        if description is None:
-            call.say(SHORT_DESCRIPTION)
-            return ask_again(DESCRIPTION, COMPLAINT_FORM)
-        phone = await contact_phone(call, COMPLAINT_FORM)
-        if isinstance(phone, list):
-            return phone
+        told = await told_case(call, COMPLAINT_FORM, SHORT_DESCRIPTION)
+        if isinstance(told, list):
+            return told
+        description, phone = told
         domain = call.domain
         customer = await call.customer() or domain.customers.id_for(phone)
         grade = await domain.grader.grade(category, description, customer)
@@ -84,38 +87,13 @@ class ActionShouwenComplaint(ShouwenAction):
                 contact=phone,
             )
         )
-        for text in self._filed(call, case, grade.reason):
+        for text in complaint_filed(domain.policy, case, grade):
             call.say(text)
         events = [SlotSet(CASE_NUMBER, case.number), SlotSet(CATEGORY, None)]
         events.append(SlotSet(DESCRIPTION, None))
         if grade.grade == "urgent":  # urgent complaints go to a person at once
             events += await hand_off(call, "urgent_complaint", case.number, description)
         return events
-
-    @staticmethod
-    def _filed(call: Call, case: Case, reason: str) -> list[Text]:
-        """Its number, grade and promised response time; then why the grade went up."""
-        policy = call.domain.policy
-        grade = case.grade or "ordinary"
-        texts = [
-            _(
-                "Your complaint is registered as case {number}, graded {grade}. "
-                "We will respond within {hours} hours, by {due}.",
-                number=case.number,
-                grade=GRADE_NAMES[grade],
-                hours=hours(policy.complaint_response[grade].total_seconds()),
-                due=moment(case.due["response"]),
-            )
-        ]
-        why = {
-            "terms": _("what you describe"),
-            "repeat": _("a repeat complaint within {days} days", days=policy.repeat_window.days),
-            "regulator": _("the regulator is named"),
-        }
-        raised = [why[part] for part in reason.split(",") if part in why]
-        if raised:
-            texts.append(_("Graded higher because of: {reasons}.", reasons=tuple(raised)))
-        return texts
 
 
 class ActionShouwenFault(ShouwenAction):
@@ -127,19 +105,14 @@ class ActionShouwenFault(ShouwenAction):
     async def act(self, call: Call) -> list[Event]:
         domain = call.domain
         areas = domain.appointments.catalog.places(REPAIR_SERVICE)
-        area = place_of(call.slot(PLACE) or "", areas)
+        area = match_place(call.slot(PLACE) or "", areas)
         if area is None:
             call.say(UNKNOWN_PLACE)
             return ask_again(PLACE, FAULT_FORM)
-        description = read_description(
-            call.slot(DESCRIPTION) or "", call.parts.settings.max_text_chars
-        )
-        if description is None:
-            call.say(_("Please describe the problem in a few words."))
-            return ask_again(DESCRIPTION, FAULT_FORM)
-        phone = await contact_phone(call, FAULT_FORM)
-        if isinstance(phone, list):
-            return phone
+        told = await told_case(call, FAULT_FORM, _("Please describe the problem in a few words."))
+        if isinstance(told, list):
+            return told
+        description, phone = told
         self._tell_outage(call, area)
         case = await domain.cases.open(
             CaseDraft(

@@ -12,10 +12,10 @@ from rasa_sdk.events import SlotSet
 from bot.i18n import _
 from bot.services.appointments import Appointment, BookingError, Overlap, WindowFull
 from bot.services.notices import STATES
+from bot.services.visit_texts import FULL, WHEN, window_label
 from connectors.rasa.actions.base import Event, ShouwenAction
 from connectors.rasa.answers import number_in
 from connectors.rasa.call import APPOINTMENT_NUMBER, WINDOW, Call
-from connectors.rasa.texts import FULL, WHEN, window_label
 from connectors.rasa.windows import Choice, choose, offer_buttons
 
 RESCHEDULE_INTENT = "change_appointment"

@@ -17,12 +17,12 @@ from bot.engine import normalise
 from bot.i18n import _
 from bot.messages import Inbound
 from bot.services.case_records import CaseDraft
+from bot.services.case_texts import moment
 from bot.services.customers import InvalidPhone
 from bot.store.conversations import NewEntry
 from connectors.rasa.actions.base import Event, ShouwenAction
 from connectors.rasa.answers import number_in, read_phone
 from connectors.rasa.call import CASE_NUMBER, CHANNEL, PHONE, VERIFIED_PHONE, Call
-from connectors.rasa.texts import moment
 
 HANDOFF_ACTION = "action_shouwen_handoff"
 # Lines of the Rasa conversation copied into Shouwen's transcript for the agent, at most.

@@ -12,13 +12,21 @@ from rasa_sdk.events import SlotSet
 from bot.i18n import Text, _
 from bot.services.appointments import Appointment
 from bot.services.case_records import Case
+from bot.services.case_texts import (
+    ASK_RATING_SUBJECT,
+    KIND_NAMES,
+    moment,
+    next_due,
+    rating_question,
+    rating_refusal,
+    rating_thanks,
+)
 from bot.services.notices import RATINGS, STATES
 from bot.services.numbers import APPOINTMENT, NUMBER_PATTERN
 from bot.services.surveys import AlreadyRated, NotRateable
 from connectors.rasa.actions.base import Event, ShouwenAction
 from connectors.rasa.answers import number_in, read_rating
 from connectors.rasa.call import APPOINTMENT_NUMBER, CASE_NUMBER, RATING, Call
-from connectors.rasa.texts import KIND_NAMES, moment, next_due
 from connectors.rasa.windows import payload
 
 # How much of a verified customer's history "my cases" shows.
@@ -27,7 +35,8 @@ MY_APPOINTMENTS = 3
 
 
 def named_number(call: Call) -> tuple[str, bool] | None:
-    """The case or appointment number the message names, else the one last talked about."""
+    """The case or appointment number the message names, else the one last talked about,
+    and whether its check digit fits."""
     return number_in(
         [
             call.entity(CASE_NUMBER),
@@ -137,14 +146,10 @@ class ActionShouwenRate(ShouwenAction):
         if found is not None and not found[1]:
             mistyped(call, found[0])
             return []
-        subject = found[0] if found is not None else await self._waiting(call)
+        surveys = call.domain.surveys
+        subject = found[0] if found is not None else await surveys.awaiting(await call.customer())
         if subject is None:
-            call.say(
-                _(
-                    "Ratings are asked for once a case is resolved or a visit is done: press the "
-                    "stars in that message. Or tell me the case or appointment number to rate."
-                )
-            )
+            call.say(ASK_RATING_SUBJECT)
             return []
         words = NUMBER_PATTERN.sub(" ", call.text)  # a number's digits are not a rating
         score = read_rating(call.entity(RATING) or call.slot(RATING) or words)
@@ -165,59 +170,17 @@ class ActionShouwenRate(ShouwenAction):
             call.say(_("You have already rated {subject}. Thank you!", subject=subject))
             return
         except NotRateable as refused:
-            call.say(self._refusal(subject, refused.reason))
+            call.say(rating_refusal(subject, refused.reason))
             return
-        callback = outcome.callback
-        if callback is None:
-            call.say(_("Thank you for rating us {score} out of 5!", score=score))
-            return
-        call.say(
-            _(
-                "We are sorry we did not do better. A supervisor will call you back: "
-                "case {number}, by {due}.",
-                number=callback.number,
-                due=moment(callback.due["response"]),
-            )
-        )
+        call.say(rating_thanks(score, outcome.callback))
 
     @staticmethod
     def _ask(call: Call, subject: str) -> None:
         slot = number_slot(subject)
         call.say(
-            _(
-                "How satisfied are you with {subject}? Please rate from 1 (very "
-                "dissatisfied) to 5 (very satisfied).",
-                subject=subject,
-            ),
+            rating_question(subject),
             buttons=[
                 ("★" * n, payload("rate_service", **{slot: subject, RATING: str(n)}))
                 for n in RATINGS
             ],
         )
-
-    @staticmethod
-    async def _waiting(call: Call) -> str | None:
-        """The verified customer's latest resolved case or done visit without a rating."""
-        customer = await call.customer()
-        if customer is None:
-            return None
-        for case in await call.domain.cases.of_customer(customer):
-            if case.state == "resolved" and case.rating is None:
-                return case.number
-        for visit in await call.domain.appointments.of_customer(customer):
-            if visit.state == "done" and visit.rating is None:
-                return visit.number
-        return None
-
-    @staticmethod
-    def _refusal(subject: str, reason: str) -> Text:
-        if reason == "not_finished":
-            return _(
-                "{subject} cannot be rated yet: ratings open once a case is resolved or a "
-                "visit is done.",
-                subject=subject,
-            )
-        if reason == "range":
-            return _("Please rate from 1 to 5.")
-        # Unknown and someone else's read the same: a guessed number reveals nothing.
-        return _("I cannot find {subject} among your cases and visits.", subject=subject)
