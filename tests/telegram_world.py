@@ -28,7 +28,7 @@ from bot.dialog import Services
 from bot.settings import Settings
 from bot.state import ConversationState
 from bot.store.client import RedisHandles
-from connectors.telegram import TelegramEdge, install
+from connectors.telegram.edge import TelegramEdge, install
 from connectors.telegram.webhook import PATH, SECRET_HEADER
 from tests.conftest import MovableClock, RecordingSms
 

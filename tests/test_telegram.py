@@ -33,10 +33,11 @@ from bot.messages import Button, Card, CardField, Entry, Inbound, Reply, TurnRes
 from bot.services.outbox import Unreachable
 from bot.settings import Settings, SettingsError
 from bot.store.client import RedisHandles, connect
-from connectors.telegram import ALLOWED_UPDATES, TELEGRAM
 from connectors.telegram import cli as telegram_cli
 from connectors.telegram.callbacks import EXPIRED, MAX_CALLBACK_BYTES
 from connectors.telegram.channel import TelegramChannel
+from connectors.telegram.edge import TELEGRAM
+from connectors.telegram.handlers import ALLOWED_UPDATES
 from connectors.telegram.pace import CHAT_BURST, Pace
 from connectors.telegram.render import Said, messages
 from connectors.telegram.split import MAX_MESSAGE, Span, split_html

@@ -18,7 +18,8 @@ from aiohttp import web
 
 from bot.app import Runtime, build_app, build_runtime
 from bot.settings import Settings
-from connectors.telegram import ALLOWED_UPDATES, TELEGRAM, make_bot
+from connectors.telegram.edge import TELEGRAM, make_bot
+from connectors.telegram.handlers import ALLOWED_UPDATES
 from connectors.telegram.webhook import PATH, webhook_secret
 
 
