@@ -96,7 +96,11 @@ def _parser() -> argparse.ArgumentParser:
     rasa = commands.add_parser(
         "rasa-actions", help="the Rasa action server on its own (for Rasa's endpoints.yml)"
     )
-    rasa.add_argument("--host", default="0.0.0.0", help="address (default 0.0.0.0)")  # noqa: S104
+    rasa.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address (default 127.0.0.1; with SHOUWEN_RASA_TOKEN set, 0.0.0.0 serves others)",
+    )
     rasa.add_argument("--port", type=int, default=5055, help="port (default 5055)")
     rasa.set_defaults(run=_rasa_actions)
     return parser

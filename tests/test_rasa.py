@@ -8,8 +8,10 @@ that records what its HTTP API was sent.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
+import re
 import uuid
 import zlib
 from collections.abc import AsyncIterator
@@ -23,6 +25,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.dialog import Services
 from bot.errors import StoreUnavailable
+from bot.handoff import LEAVE
 from bot.i18n import _
 from bot.messages import Reply
 from bot.services.appointments import AppointmentDraft
@@ -30,6 +33,8 @@ from bot.services.outbox import Unreachable
 from bot.settings import Settings
 from bot.state import ConversationState
 from bot.store.client import RedisHandles, connect
+from connectors.rasa.answers import read_rating
+from connectors.rasa.call import chat_of, sender_of
 from connectors.rasa.channel import RasaChannel
 from connectors.rasa.cli import actions_app
 from tests.conftest import MovableClock
@@ -200,6 +205,7 @@ class FakeRasa:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, str], list[dict[str, Any]]]] = []
+        self.down = False  # answers 503, as a Rasa restarting
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -207,6 +213,8 @@ class FakeRasa:
         return app
 
     async def append(self, request: web.Request) -> web.Response:
+        if self.down:
+            return web.json_response({"error": "down"}, status=503)
         self.calls.append((request.match_info["sender"], dict(request.query), await request.json()))
         return web.json_response({"sender_id": request.match_info["sender"]})
 
@@ -237,6 +245,19 @@ async def embedded(services: Services, clock: MovableClock) -> AsyncIterator[tup
         yield running
 
 
+@pytest.fixture
+async def reachable(
+    services: Services, handles: RedisHandles, clock: MovableClock
+) -> AsyncIterator[tuple[World, Rasa]]:
+    """The server with Rasa's API (a fake) at SHOUWEN_RASA_URL, so a handoff pauses Rasa;
+    on the embedded store and on a real Redis."""
+    fake = FakeRasa()
+    async with TestServer(fake.app()) as rasa_api:
+        url = str(rasa_api.make_url("")).rstrip("/")
+        async with server(services, handles, clock, rasa_url=url) as running:
+            yield running
+
+
 # --- Cases -------------------------------------------------------------------------------
 
 
@@ -264,8 +285,10 @@ async def test_a_complaint_naming_the_regulator_goes_up_a_grade(served: tuple[Wo
     assert "Graded higher because of: the regulator is named." in said(result)
 
 
-async def test_an_urgent_complaint_goes_to_a_person_at_once(served: tuple[World, Rasa]) -> None:
-    world, rasa = served
+async def test_an_urgent_complaint_goes_to_a_person_at_once(
+    reachable: tuple[World, Rasa],
+) -> None:
+    world, rasa = reachable
     result = await complain(rasa, "privacy", "My personal data was leaked")
     number = slot_sets(result)["case_number"]
     assert "pause" in kinds(result)
@@ -670,8 +693,10 @@ async def test_a_handoff_pauses_rasa_queues_and_agents_reach_the_rasa_user(
             assert again.status == 409  # the assistant has the user again
 
 
-async def test_a_handoff_is_about_the_case_the_user_named(served: tuple[World, Rasa]) -> None:
-    world, rasa = served
+async def test_a_handoff_is_about_the_case_the_user_named(
+    reachable: tuple[World, Rasa],
+) -> None:
+    world, rasa = reachable
     number = await complaint(rasa)
     await rasa.run(
         "action_shouwen_handoff",
@@ -778,7 +803,8 @@ async def test_an_unknown_action_is_a_404_as_rasa_sdk_answers_it(
         b"[]",
         b'{"next_action": "action_shouwen_progress"}',
         b'{"next_action": 5, "tracker": {"sender_id": "u1"}}',
-        b'{"next_action": "action_shouwen_progress", "tracker": {"sender_id": "a/b"}}',
+        b'{"next_action": "action_shouwen_progress", "tracker": {"sender_id": ""}}',
+        b'{"next_action": "action_shouwen_progress", "tracker": {"sender_id": 7}}',
         b'{"next_action": "action_shouwen_progress", "tracker": {"sender_id": "u1", "events": [1]}}',
         b'{"next_action": "action_shouwen_progress", "tracker": {"sender_id": "u1", "slots": "x"}}',
         b'{"next_action": "action_shouwen_progress", "tracker": {"sender_id": "u1", "events": [{"event": "slot"}]}}',
@@ -790,14 +816,16 @@ async def test_a_malformed_call_is_a_400(embedded: tuple[World, Rasa], body: byt
         "/rasa/webhook", data=body, headers={"Content-Type": "application/json"}
     )
     assert response.status == 400, await response.text()
-    assert "error" in await response.json()
+    answer = await response.json()  # as rasa-sdk answers: Rasa 3.6 reads both on a 400
+    assert isinstance(answer["error"], str) and isinstance(answer["action_name"], str)
 
 
 @pytest.mark.parametrize(
     ("body", "status"),
     [
         ({"sender_id": "u9", "text": "hello?"}, 409),  # no handoff: Rasa has the user
-        ({"sender_id": "a b", "text": "hello?"}, 400),
+        ({"sender_id": "", "text": "hello?"}, 400),
+        ({"sender_id": "x" * 129, "text": "hello?"}, 400),
         ({"sender_id": "u9"}, 400),
         ({"sender_id": "u9", "payload": "x" * 300}, 400),
         ({"sender_id": "u9", "text": "hi", "message_id": "id with spaces"}, 400),
@@ -967,3 +995,191 @@ def test_every_entity_the_sample_extracts_is_declared() -> None:
         if mapping["type"] == "from_entity"
     }
     assert mapped <= set(DOMAIN["entities"])
+
+
+# --- Found in review -----------------------------------------------------------------------
+
+
+async def test_a_sender_id_with_spaces_is_served_under_a_safe_key(
+    services: Services, clock: MovableClock
+) -> None:
+    """Rasa's own Hangouts channel uses the user's displayName ("John Smith") as the sender
+    id: it is served (keyed "rasa:b-..."), and Rasa's API is called with the real id."""
+    assert sender_of(chat_of("John Smith")) == "John Smith"
+    assert chat_of("u1") == "u1" and sender_of("u1") == "u1"
+    assert chat_of("b-x") != "b-x" and sender_of(chat_of("b-x")) == "b-x"  # no clash
+    assert re.fullmatch(r"[\w\-]+", chat_of("a/b c"))
+    fake = FakeRasa()
+    async with TestServer(fake.app()) as rasa_api:
+        url = str(rasa_api.make_url("")).rstrip("/")
+        async with server(services, connect(None), clock, rasa_url=url) as (world, rasa):
+            agent = await world.add_agent("alice", display="Alice")
+            result = await rasa.run(
+                "action_shouwen_handoff", "John Smith", language="en", intent="human_agent"
+            )
+            assert kinds(result) == ["pause"]
+            key = f"rasa:{chat_of('John Smith')}"
+            assert [r.conversation for r in await world.handoff.handoffs.queue()] == [key]
+            answer = await world.client.post(
+                "/rasa/messages", json={"sender_id": "John Smith", "text": "still there?"}
+            )
+            assert answer.status == 200
+            assert (await answer.json())["messages"][0]["recipient_id"] == "John Smith"
+            await agent.accept(key)
+            await world.domain.outbox.drain("t")
+            assert fake.calls and {sender for sender, _q, _e in fake.calls} == {"John Smith"}
+
+
+async def test_a_rejected_call_names_its_action(embedded: tuple[World, Rasa]) -> None:
+    """Rasa 3.6's RemoteAction reads response_data["action_name"] from any 400."""
+    world, _rasa = embedded
+    body = (
+        b'{"next_action": "action_shouwen_progress", "tracker": {"sender_id": "u1", "events": [1]}}'
+    )
+    response = await world.client.post(
+        "/rasa/webhook", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status == 400
+    assert (await response.json()).get("action_name") == "action_shouwen_progress"
+
+
+async def test_a_chinese_word_holding_a_numeral_is_no_rating(embedded: tuple[World, Rasa]) -> None:
+    """ "我想评价一下 C…" ("I'd like to rate C…") is no rating of 1 star: the user is asked."""
+    world, rasa = embedded
+    number = await complaint(rasa)
+    await resolve(world, number)
+    result = await rasa.run(
+        "action_shouwen_rate",
+        text=f"我想评价一下{number}",
+        intent="rate_service",
+        entities={"case_number": number},
+    )
+    case = await world.domain.cases.get(number)
+    assert case is not None
+    assert case.rating is None and case.callback is None, said(result)
+    assert read_rating("我想评价一下") is None and read_rating("一下") is None
+    assert read_rating("五星") == 5 and read_rating("给4分") == 4 and read_rating("4.0") == 4
+    assert read_rating("非常不满意") == 1  # as the satisfaction flow reads it
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["X-Forwarded-For", "Forwarded", "X-Real-IP", "Via", "X-Forwarded-Host", "X-Forwarded-Proto"],
+)
+async def test_a_caller_relayed_by_a_local_proxy_is_not_this_machine(
+    embedded: tuple[World, Rasa], header: str
+) -> None:
+    """nginx's plain `proxy_pass` adds no X-Forwarded-For (many configs set only X-Real-IP):
+    without a token, any proxy header means "not this machine"."""
+    world, _rasa = embedded
+    response = await world.client.get("/rasa/actions", headers={header: "203.0.113.9"})
+    assert response.status == 403
+    assert (await world.client.get("/rasa/actions")).status == 200
+
+
+def test_rasa_actions_does_not_write_the_token_to_its_access_log(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An access log line carries the request's `?token=`: `shouwen rasa-actions` has none,
+    and listens on 127.0.0.1 unless told otherwise."""
+    from bot import cli as shouwen_cli
+    from connectors.rasa import cli
+
+    seen: dict[str, Any] = {}
+
+    def run_app(_app: web.Application, **kwargs: Any) -> None:
+        seen.update(kwargs)
+
+    monkeypatch.setattr(cli.web, "run_app", run_app)
+    cli.main(Settings(rasa_token="s3cret"), argparse.Namespace(host="127.0.0.1", port=5055))
+    assert "access_log" in seen and seen["access_log"] is None
+    args = shouwen_cli._parser().parse_args(["rasa-actions"])
+    assert args.host == "127.0.0.1"
+
+
+async def test_without_a_rasa_url_a_handoff_does_not_pause_rasa_for_good(
+    embedded: tuple[World, Rasa],
+) -> None:
+    """Without SHOUWEN_RASA_URL nothing could reach the paused user or resume Rasa: a
+    callback case instead, or the hotline when no phone is known."""
+    world, rasa = embedded
+    result = await rasa.run(
+        "action_shouwen_handoff", language="en", text="a person please", intent="human_agent"
+    )
+    assert "pause" not in kinds(result), said(result)
+    assert "Our agents cannot take over this chat" in said(result)
+    assert world.runtime.settings.hotline in said(result)
+    assert await world.handoff.handoffs.queue() == []
+    called = await rasa.run(
+        "action_shouwen_handoff", language="en", intent="human_agent", slots={"phone": PHONE}
+    )
+    assert "pause" not in kinds(called)
+    case = await world.domain.cases.get(slot_sets(called)["case_number"])
+    assert case is not None and case.kind == "callback" and case.contact == PHONE
+    assert f"We will call {PHONE} by" in said(called)
+
+
+async def test_leaving_the_queue_while_rasa_is_down_resumes_it_later(
+    services: Services, clock: MovableClock
+) -> None:
+    """/rasa/messages is no 500 when Rasa is down: the resume goes through the outbox."""
+    fake = FakeRasa()
+    async with TestServer(fake.app()) as rasa_api:
+        url = str(rasa_api.make_url("")).rstrip("/")
+        async with server(services, connect(None), clock, rasa_url=url) as (world, rasa):
+            await world.add_agent("alice", display="Alice")
+            handed = await rasa.run(
+                "action_shouwen_handoff", language="en", text="agent", intent="human_agent"
+            )
+            assert "pause" in kinds(handed)
+            await world.domain.outbox.drain("t")
+            fake.down = True
+            response = await world.client.post(
+                "/rasa/messages", json={"sender_id": "u1", "payload": LEAVE}
+            )
+            assert response.status == 200, await response.text()
+            assert (await response.json())["mode"] == "bot"
+            fake.calls.clear()
+            fake.down = False
+            await world.domain.outbox.drain("t")
+            events = [e for _s, _q, batch in fake.calls for e in batch]
+            assert events == [{"event": "resume"}]
+
+
+async def test_asking_twice_out_of_hours_opens_one_callback_case(
+    embedded: tuple[World, Rasa],
+) -> None:
+    """Out of hours, asking for a person again reuses the conversation's open callback
+    case (even when the tracker forgot its number)."""
+    world, rasa = embedded
+    world.clock.advance(12 * 3600)  # 22:00
+    first = await rasa.run(
+        "action_shouwen_handoff", language="en", intent="human_agent", slots={"phone": PHONE}
+    )
+    again = await rasa.run(
+        "action_shouwen_handoff", language="en", intent="human_agent", slots={"phone": PHONE}
+    )
+    number = slot_sets(first)["case_number"]
+    assert slot_sets(again).get("case_number") == number
+    assert f"You have asked already: case {number}." in said(again)
+    other = await rasa.run(
+        "action_shouwen_handoff", "u2", language="en", intent="human_agent", slots={"phone": PHONE}
+    )
+    assert slot_sets(other)["case_number"] != number  # another conversation, unverified
+
+
+def test_every_regex_and_lookup_of_the_sample_is_used_by_rasa() -> None:
+    """Rasa 3.6's RegexEntityExtractor keeps a regex or lookup table only if its name is an
+    entity annotated in some NLU example (TrainingData.entities)."""
+    nlu = yaml.safe_load((SAMPLE / "data" / "nlu.yml").read_text(encoding="utf-8"))["nlu"]
+    patterns = {item.get("regex") or item.get("lookup") for item in nlu}
+    patterns -= {None}
+    annotated = {
+        name
+        for item in nlu
+        if "intent" in item
+        for name in re.findall(r'\]\{"entity":\s*"(\w+)"|\]\((\w+)', item["examples"])
+        for name in name
+        if name
+    }
+    assert patterns <= annotated, sorted(patterns - annotated)

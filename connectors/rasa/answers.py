@@ -17,12 +17,11 @@ from bot.services.catalog import ServiceType
 from bot.services.customers import InvalidPhone, normalise_phone
 from bot.services.numbers import NUMBER_PATTERN, parse_number
 from bot.services.policy import COMPLAINT_CATEGORIES
+from bot.services.ratings import score_of
 from bot.services.visit_texts import ID_REASONS, PHONE_REASONS
 
 # A run that starts with a digit and holds letters: a phone typed with an O for a 0.
 _NUMBER_WITH_LETTERS = re.compile(r"[0-9][0-9A-Za-z\s\-]{5,}[0-9A-Za-z]")
-_RATING = re.compile(r"(?<![0-9])([1-5])(?:\.0+)?(?![0-9])")
-_NUMERALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 MIN_DESCRIPTION = 4  # shorter is no description ("投诉", "ok")
 
 
@@ -52,10 +51,9 @@ def read_description(raw: str, max_chars: int) -> str | None:
 
 
 def read_rating(raw: str) -> int | None:
-    """A 1-5 rating: "4", "4.0" (a float slot), "给4分", "五星"."""
-    if match := _RATING.search(raw):
-        return int(match[1])
-    return next((n for numeral, n in _NUMERALS.items() if numeral in raw), None)
+    """A 1-5 rating, read as the satisfaction flow reads one: "4", "4.0" (a float slot),
+    "给4分", "五星", "很满意"; not a numeral inside a word ("我想评价一下")."""
+    return score_of(raw)
 
 
 def category_of(raw: str, catalogs: Catalogs) -> str | None:

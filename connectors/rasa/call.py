@@ -10,9 +10,12 @@ user types) or the customer the Shouwen conversation was linked to.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo
 
 from bot.i18n import Text, negotiate
@@ -26,6 +29,12 @@ CATEGORY, DESCRIPTION, PHONE = "category", "description", "phone"
 SERVICE, PLACE, WINDOW, ID_NUMBER = "service", "place", "window", "id_number"
 CASE_NUMBER, APPOINTMENT_NUMBER, RATING = "case_number", "appointment_number", "rating"
 LANGUAGE, VERIFIED_PHONE = "language", "verified_phone"
+# A Rasa sender id as it is part of a conversation key and of desk URLs: no "/" or spaces.
+_KEY_SAFE = re.compile(r"^[\w.:@+=\-]{1,128}$")
+# Other sender ids ("John Smith", Rasa's Hangouts channel) are carried encoded after this.
+_ENCODED = "b-"
+# Longer sender ids are refused (Rasa's own channels use short ones).
+MAX_SENDER_CHARS = 128
 # Longer slot values are cut: nothing we read is longer (a description is capped anyway).
 MAX_VALUE_CHARS = 2000
 
@@ -41,8 +50,9 @@ class Call:
         self.catalogs = parts.engine.services.catalogs
         self._dispatcher = dispatcher
         self.tracker = tracker
-        self.sender = str(tracker.sender_id)
-        self.conversation = f"{CHANNEL}:{self.sender}"
+        self.sender = str(tracker.sender_id)  # as Rasa knows it, for Rasa's API
+        self.chat = chat_of(self.sender)  # as Shouwen keys it
+        self.conversation = f"{CHANNEL}:{self.chat}"
         latest = tracker.latest_message
         self._latest: dict[str, Any] = latest if isinstance(latest, dict) else {}
         text = self._latest.get("text")
@@ -137,6 +147,32 @@ class Call:
                 {"title": self.render(title), "payload": payload} for title, payload in buttons
             ],
         )
+
+
+def chat_of(sender: str) -> str:
+    """The conversation id within the "rasa" channel of a Rasa sender id: the id itself when
+    it is key-safe, else (a space, a "/", ...) its reversible encoding "b-<base64url>", so
+    that the Rasa API can still be called with the id Rasa knows (`sender_of`)."""
+    if _KEY_SAFE.match(sender) and not sender.startswith(_ENCODED):
+        return sender
+    encoded = base64.urlsafe_b64encode(sender.encode("utf-8")).decode("ascii").rstrip("=")
+    return _ENCODED + encoded
+
+
+def sender_of(chat: str) -> str:
+    """The Rasa sender id of a conversation id within the "rasa" channel (`chat_of`'s inverse)."""
+    if not chat.startswith(_ENCODED):
+        return chat
+    encoded = chat.removeprefix(_ENCODED)
+    try:
+        return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return chat
+
+
+def valid_sender(value: object) -> TypeGuard[str]:
+    """Whether Rasa could have sent this sender id: a non-blank string, not too long."""
+    return isinstance(value, str) and bool(value.strip()) and len(value) <= MAX_SENDER_CHARS
 
 
 def _plain(value: object) -> str | None:

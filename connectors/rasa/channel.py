@@ -7,8 +7,9 @@ channel the user last wrote on. That works while the conversation is paused for 
 handoff, where an intent triggered with `trigger_intent` would not (a paused tracker runs
 no actions). When the handoff is over the same call resumes the Rasa conversation.
 
-Rasa is started with `--enable-api` and, when SHOUWEN_RASA_TOKEN is set, `--auth-token`
-with the same value (it is sent as `?token=`, both ways).
+Rasa is started with `--enable-api --auth-token <SHOUWEN_RASA_TOKEN> -i 127.0.0.1` (the
+token is sent as `?token=`, both ways). A sender id that cannot be part of a conversation
+key ("John Smith") is keyed "rasa:b-<base64url>" and decoded back for Rasa's API.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from bot.services.outbox import Unreachable
 from bot.settings import Settings
 from bot.state import ConversationState
 from bot.store.conversations import ConversationStore
-from connectors.rasa.call import CHANNEL
+from connectors.rasa.call import CHANNEL, sender_of
 
 # A delivery that takes longer failed (the outbox retries it later).
 REQUEST_TIMEOUT_S = 10.0
@@ -44,7 +45,7 @@ class RasaUnavailable(Exception):
 
 
 class RasaChannel:
-    """Delivers replies to Rasa conversations ("rasa:<sender_id>") through Rasa's API."""
+    """Delivers replies to Rasa conversations ("rasa:<chat>") through Rasa's API."""
 
     pushes = True  # it does not read Shouwen's transcript: agents' lines are sent to it
 
@@ -63,7 +64,8 @@ class RasaChannel:
         events: list[dict[str, Any]] = [_bot(reply, keep_buttons=handed_off) for reply in replies]
         if not handed_off and await self._handoff_ended(chat):
             events.append({"event": "resume"})
-        await self._post(chat, events)
+        if events:  # an empty relay is a resume owed (see RasaEndpoint._resume)
+            await self._post(chat, events)
 
     async def resume(self, chat: str) -> None:
         """The handoff is over: the assistant answers the user again."""
@@ -84,7 +86,8 @@ class RasaChannel:
         return record is not None and record.state == "ended"
 
     async def _post(self, chat: str, events: list[dict[str, Any]]) -> None:
-        url = f"{self._url}/conversations/{quote(chat, safe='')}/tracker/events"
+        sender = quote(sender_of(chat), safe="")  # the id Rasa knows, not Shouwen's key
+        url = f"{self._url}/conversations/{sender}/tracker/events"
         params = {"output_channel": "latest", "execute_side_effects": "true"}
         if self._token:
             params["token"] = self._token

@@ -35,7 +35,8 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
         )
     if not settings.rasa_token:
         print(
-            "Note: SHOUWEN_RASA_TOKEN is not set, so only callers on this machine are served.",
+            "Note: SHOUWEN_RASA_TOKEN is not set, so only callers on this machine are served "
+            "(and none relayed by a proxy).",
             flush=True,
         )
     where = f"http://{args.host}:{args.port}"
@@ -43,7 +44,8 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
     def announce(_banner: str) -> None:
         print(f"Rasa actions ready: {where}/rasa/webhook (endpoints.yml action_endpoint)")
 
-    web.run_app(app, host=args.host, port=args.port, print=announce)
+    # No access log: its request lines would carry `?token=` (as `shouwen serve` has none).
+    web.run_app(app, host=args.host, port=args.port, print=announce, access_log=None)
     return 0
 
 

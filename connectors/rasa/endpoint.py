@@ -11,15 +11,16 @@ executor, plus /rasa/messages for what a Rasa user writes while an agent has the
                          conversation's messages) -> {"mode", "messages": [Rasa REST shape]}.
 
 With SHOUWEN_RASA_TOKEN every call needs `?token=<it>` (what endpoints.yml's `token:`
-sends); without it only callers on this machine are served. Rasa-sdk is imported at the
-first call, not at start: it costs about half a second.
+sends); without it only callers on this machine are served, and never a request relayed by
+a proxy (one with X-Forwarded-For, Forwarded, X-Real-IP, Via, X-Forwarded-Host or
+-Proto: a local reverse proxy would make every internet caller look local). Rasa-sdk is
+imported at the first call, not at start: it costs about half a second.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 import logging
 import re
 from typing import Any
@@ -28,20 +29,28 @@ from aiohttp import web
 
 from bot.errors import ConversationBusy, StoreUnavailable
 from bot.messages import Inbound
+from bot.services.outbox import RELAY, Notice
 from bot.state import ConversationState
 from connectors.edges import EdgeParts
 from connectors.errors import ApiError
-from connectors.rasa.call import CHANNEL, Call
-from connectors.rasa.channel import RasaChannel
+from connectors.rasa.call import CHANNEL, Call, chat_of, valid_sender
+from connectors.rasa.channel import RasaChannel, RasaUnavailable
 from connectors.rasa.texts import TRY_AGAIN
 from connectors.webchat.contract import MAX_PAYLOAD_CHARS, decode_json
 
 log = logging.getLogger(__name__)
 
-# A Rasa sender id becomes part of a conversation key and of desk URLs: no "/" or spaces.
-_SENDER_ID = re.compile(r"^[\w.:@+=\-]{1,128}$")
 _MESSAGE_ID = re.compile(r"^[\w.:\-]{1,64}$")
 _ACTION_NAME = re.compile(r"^[\w.\-]{1,128}$")
+# Headers a proxy adds: such a request is not from this machine, whatever its address.
+_PROXY_HEADERS = (
+    "X-Forwarded-For",
+    "Forwarded",
+    "X-Real-IP",
+    "Via",
+    "X-Forwarded-Host",
+    "X-Forwarded-Proto",
+)
 
 
 class RasaEndpoint:
@@ -74,7 +83,14 @@ class RasaEndpoint:
 
     async def webhook(self, request: web.Request) -> web.Response:
         self._authorise(request)
-        call = _action_call(decode_json(await request.read()))
+        try:
+            body = decode_json(await request.read())
+        except ApiError as error:  # Rasa reads `action_name` from any 400
+            return _refusal(400, error.message, "")
+        try:
+            call = _action_call(body)
+        except _Invalid as error:
+            return _refusal(400, f"Invalid body request: {error.why}", error.action)
         executor = self.executor()
         from rasa_sdk.interfaces import (
             ActionExecutionRejection,
@@ -102,22 +118,34 @@ class RasaEndpoint:
     async def messages(self, request: web.Request) -> web.Response:
         """A paused Rasa user's message, for the agent (or the queue) in Shouwen."""
         self._authorise(request)
-        inbound = _paused_message(decode_json(await request.read()))
-        raw, _seq = await self._parts.store.load(f"{CHANNEL}:{inbound.chat}")
+        sender, inbound = _paused_message(decode_json(await request.read()))
+        conversation = f"{CHANNEL}:{inbound.chat}"
+        raw, _seq = await self._parts.store.load(conversation)
         if raw is None or ConversationState.from_json(raw).mode == "bot":
             raise ApiError(409, "not_handed_off", "This conversation is with the Rasa assistant.")
         result = await self._parts.engine.handle(inbound, create=False)
         if result.mode == "bot":  # the user left the queue: the assistant answers again
-            await self._channel.resume(inbound.chat)
+            await self._resume(conversation, result.locale)
         messages = [
             {
-                "recipient_id": inbound.chat,
+                "recipient_id": sender,
                 "text": entry.text,
                 "buttons": [{"title": b.title, "payload": b.payload} for b in entry.buttons],
             }
             for entry in result.replies
         ]
         return web.json_response({"mode": result.mode, "messages": messages})
+
+    async def _resume(self, conversation: str, locale: str) -> None:
+        """Resume the Rasa conversation; if Rasa is down, through the outbox, which retries:
+        an empty relay, which the "rasa" channel sends as `resume` once the handoff ended."""
+        chat = conversation.partition(":")[2]
+        try:
+            await self._channel.resume(chat)
+        except RasaUnavailable as error:
+            log.warning("rasa resume deferred to the outbox: %s", error)
+            notice = Notice(conversation, RELAY, "", locale, {"entries": "[]"})
+            await self._parts.domain.outbox.publish(notice)
 
     def _authorise(self, request: web.Request) -> None:
         token = self._parts.settings.rasa_token
@@ -141,7 +169,7 @@ class RasaEndpoint:
 
 def _from_this_machine(request: web.Request) -> bool:
     """A loopback caller, not relayed by a proxy (which would be loopback itself)."""
-    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+    if any(header in request.headers for header in _PROXY_HEADERS):
         return False
     try:
         return ipaddress.ip_address(request.remote or "").is_loopback
@@ -149,22 +177,19 @@ def _from_this_machine(request: web.Request) -> bool:
         return False
 
 
-def _refusal(status: int, message: str, action: str | None) -> web.Response:
+def _refusal(status: int, message: str, action: str) -> web.Response:
     """An error as rasa-sdk words it (Rasa reads `action_name` from a 400)."""
     return web.json_response({"error": message, "action_name": action}, status=status)
 
 
-def _sender(value: object) -> str:
-    if not isinstance(value, str) or not _SENDER_ID.match(value):
-        raise ApiError(400, "invalid_sender", "“sender_id” must be a short id (no spaces or /).")
-    return value
-
-
-def _paused_message(body: object) -> Inbound:
-    """What /rasa/messages was sent, as the engine's Inbound; else a 400 saying why."""
+def _paused_message(body: object) -> tuple[str, Inbound]:
+    """The sender id and what /rasa/messages was sent, as the engine's Inbound; else a 400
+    saying why."""
     if not isinstance(body, dict):
         raise ApiError(400, "malformed_json", "The body must be a JSON object.")
-    sender = _sender(body.get("sender_id"))
+    sender = body.get("sender_id")
+    if not valid_sender(sender):
+        raise ApiError(400, "invalid_sender", "“sender_id” must be a Rasa sender id.")
     text, payload, message_id = body.get("text"), body.get("payload"), body.get("message_id")
     if not isinstance(text, str) and not isinstance(payload, str):
         raise ApiError(400, "invalid_message", "Send “text” or “payload”.")
@@ -175,19 +200,25 @@ def _paused_message(body: object) -> Inbound:
     ):
         raise ApiError(400, "invalid_message_id", "“message_id” must be a short id.")
     words = text if isinstance(text, str) else ""
-    return Inbound(CHANNEL, sender, words, payload=payload, message_id=message_id)
+    inbound = Inbound(CHANNEL, chat_of(sender), words, payload=payload, message_id=message_id)
+    return sender, inbound
 
 
 def _action_call(body: object) -> dict[str, Any]:
-    """The action call if it has the shape Rasa sends; else a 400 saying what is wrong."""
+    """The action call if it has the shape Rasa sends; else `_Invalid` saying what is wrong."""
     if not isinstance(body, dict):
-        raise _invalid("the body must be a JSON object")
+        raise _Invalid("the body must be a JSON object", "")
     action, tracker = body.get("next_action"), body.get("tracker")
     if not isinstance(action, str) or not _ACTION_NAME.match(action):
-        raise _invalid("“next_action” must name an action")
+        raise _Invalid("“next_action” must name an action", str(action or "")[:128])
+
+    def _invalid(why: str) -> _Invalid:
+        return _Invalid(why, action)
+
     if not isinstance(tracker, dict):
         raise _invalid("“tracker” must be an object")
-    _sender(tracker.get("sender_id"))
+    if not valid_sender(tracker.get("sender_id")):
+        raise _invalid("“tracker.sender_id” must be a Rasa sender id")
     for field, shape in (("slots", dict), ("events", list), ("active_loop", dict)):
         tracker[field] = tracker.get(field) or shape()  # rasa-sdk reads them without checks
         if not isinstance(tracker[field], shape):
@@ -210,6 +241,10 @@ def _action_call(body: object) -> dict[str, Any]:
     return body
 
 
-def _invalid(why: str) -> web.HTTPBadRequest:
-    body = json.dumps({"error": f"Invalid body request: {why}"}, ensure_ascii=False)
-    return web.HTTPBadRequest(text=body, content_type="application/json")
+class _Invalid(Exception):
+    """An action call Rasa could not have sent: answered 400 with the action's name."""
+
+    def __init__(self, why: str, action: str) -> None:
+        super().__init__(why)
+        self.why = why
+        self.action = action

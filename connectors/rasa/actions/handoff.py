@@ -5,7 +5,9 @@ in Rasa since the last handoff (so the agent reads the story), and queued by the
 handoff inside an engine turn (`Engine.act`), serialised with anything else happening to
 it. Agents then see it in the desk like any other; what they write reaches the Rasa user
 through the "rasa" outbox channel (connectors/rasa/channel.py), and when they hand back
-the channel resumes the Rasa conversation.
+the channel resumes the Rasa conversation. Without SHOUWEN_RASA_URL nothing could reach the
+user or resume Rasa, so the conversation is not paused: a callback case instead, as out of
+the agents' hours. One open callback case per conversation: asking again reuses it.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from rasa_sdk.events import ConversationPaused, SlotSet
 
 from bot.dialog import Turn
 from bot.engine import normalise
-from bot.i18n import _
+from bot.i18n import Text, _
 from bot.messages import Inbound
-from bot.services.case_records import CaseDraft
+from bot.services.case_records import Case, CaseDraft
 from bot.services.case_texts import moment
 from bot.services.customers import InvalidPhone
+from bot.store import keys
 from bot.store.conversations import NewEntry
+from bot.store.guard import guarded
 from connectors.rasa.actions.base import Event, ShouwenAction
 from connectors.rasa.answers import number_in, read_phone
 from connectors.rasa.call import CASE_NUMBER, CHANNEL, PHONE, VERIFIED_PHONE, Call
@@ -27,19 +31,30 @@ from connectors.rasa.call import CASE_NUMBER, CHANNEL, PHONE, VERIFIED_PHONE, Ca
 HANDOFF_ACTION = "action_shouwen_handoff"
 # Lines of the Rasa conversation copied into Shouwen's transcript for the agent, at most.
 HISTORY_LINES = 20
+# A callback case in these states is done: asking again opens a new one.
+_DONE = frozenset({"resolved", "closed"})
 
 
 async def hand_off(
     call: Call, reason: str, case: str | None, words: str | None = None
 ) -> list[Event]:
     """Queue the conversation for an agent and pause it in Rasa; out of the agents' hours,
-    a callback case instead (the conversation stays with the assistant). `words` show in
-    the queue (default: what the user just said)."""
+    or when Shouwen cannot reach Rasa (no SHOUWEN_RASA_URL), a callback case instead (the
+    conversation stays with the assistant). `words` show in the queue (default: what the
+    user just said)."""
     parts = call.parts
     raw, _seq = await parts.store.load(call.conversation)
     if raw is None:
-        await parts.engine.open(Inbound(CHANNEL, call.sender, locale_hint=call.language))
+        await parts.engine.open(Inbound(CHANNEL, call.chat, locale_hint=call.language))
     await _copy_history(call)
+    if parts.settings.rasa_url is None:  # agents' words could not reach the user, nor resume
+        why = _("Our agents cannot take over this chat, but they can call you back.")
+        ask = _(
+            "Our agents cannot take over this chat. Tell me a mobile number and ask for a "
+            "person again: we will call you back. Or call our hotline, {hotline}.",
+            hotline=parts.settings.hotline,
+        )
+        return await _call_back_instead(call, why, ask)
     customer = await _verified_customer(call)
     said: list[str] = []
 
@@ -55,7 +70,7 @@ async def hand_off(
 
     await parts.engine.act(call.conversation, request)
     if not said:
-        return await _call_back_instead(call)
+        return await _out_of_hours(call)
     for text in said:
         call.say(text)
     return [ConversationPaused()]
@@ -98,20 +113,38 @@ async def _copy_history(call: Call) -> None:
         await call.parts.store.append(call.conversation, lines[-HISTORY_LINES:])
 
 
-async def _call_back_instead(call: Call) -> list[Event]:
+async def _out_of_hours(call: Call) -> list[Event]:
     """Nobody works now: a callback case when a phone is known, else say when to ask."""
     opens, closes = call.domain.policy.service_hours
     hours = {"opens": opens.strftime("%H:%M"), "closes": closes.strftime("%H:%M")}
+    why = _("Our agents work from {opens} to {closes}, so nobody can take the chat now.", **hours)
+    ask = _(
+        "Our agents work from {opens} to {closes}, so nobody can take the chat now. "
+        "Tell me a mobile number and ask for a person again: we will call you back.",
+        **hours,
+    )
+    return await _call_back_instead(call, why, ask)
+
+
+async def _call_back_instead(call: Call, why: Text, ask: Text) -> list[Event]:
+    """Nobody can take the chat (`why`): the conversation's open callback case, else a new
+    one when a phone is known, else `ask` for a phone."""
+    case = await _open_callback(call)
+    if case is not None:
+        call.say(why)
+        call.say(
+            _(
+                "You have asked already: case {number}. We will call {phone} by {due}.",
+                number=case.number,
+                phone=case.contact or "",
+                due=moment(case.due.get("response", case.created)),
+            )
+        )
+        return [SlotSet(CASE_NUMBER, case.number)]
     phone = call.slot(VERIFIED_PHONE) or call.slot(PHONE)
     contact = read_phone(phone) if phone is not None else None
     if not isinstance(contact, str):
-        call.say(
-            _(
-                "Our agents work from {opens} to {closes}, so nobody can take the chat now. "
-                "Tell me a mobile number and ask for a person again: we will call you back.",
-                **hours,
-            )
-        )
+        call.say(ask)
         return []
     case = await call.domain.cases.open(
         CaseDraft(
@@ -119,13 +152,12 @@ async def _call_back_instead(call: Call) -> list[Event]:
             conversation=call.conversation,
             customer=await call.customer(),  # an unverified phone is not an identity
             locale=call.language,
-            description="call back: asked outside the agents' hours",
+            description="call back: asked when no agent could take the chat",
             contact=contact,
         )
     )
-    call.say(
-        _("Our agents work from {opens} to {closes}, so nobody can take the chat now.", **hours)
-    )
+    await _remember_callback(call, case.number)
+    call.say(why)
     due = case.due.get("response", case.created)
     call.say(
         _(
@@ -136,6 +168,36 @@ async def _call_back_instead(call: Call) -> list[Event]:
         )
     )
     return [SlotSet(CASE_NUMBER, case.number)]
+
+
+def _callback_key(call: Call) -> str:
+    """String: the conversation's last callback case number, under its hash tag and with its
+    TTL, so that asking again reuses that case whatever the tracker's slots say."""
+    return f"{keys.conversation(call.conversation)}:rasa_callback"
+
+
+async def _remember_callback(call: Call, number: str) -> None:
+    ttl = call.parts.settings.conversation_ttl_seconds
+    await guarded(call.parts.redis.commands.set(_callback_key(call), number, ex=ttl))
+
+
+async def _open_callback(call: Call) -> Case | None:
+    """An open callback case of this conversation or of its verified customer, if any."""
+    cases = call.domain.cases
+    remembered = await guarded(call.parts.redis.commands.get(_callback_key(call)))
+    numbers = [n for n in (call.slot(CASE_NUMBER), remembered) if isinstance(n, str)]
+    found = [case for number in numbers if (case := await cases.get(number)) is not None]
+    customer = await call.customer()
+    if customer is not None:
+        found += await cases.of_customer(customer, limit=10)
+    for case in found:
+        if (
+            case.kind == "callback"
+            and case.state not in _DONE
+            and await call.owns(case.conversation, case.customer)
+        ):
+            return case
+    return None
 
 
 class ActionShouwenHandoff(ShouwenAction):
