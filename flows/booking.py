@@ -360,12 +360,12 @@ class BookingFlow:
     # --- Helpers --------------------------------------------------------------------------
 
     async def _customer_phone(self, turn: Turn) -> bool:
-        """Use the verified customer's phone as the contact, if there is one."""
+        """Use the verified customer's phone as the contact, if there is one (the caller
+        goes on to what is still missing)."""
         phone = await verified_phone(turn)
         if phone is None:
             return False
         turn.state.slots[PHONE_SLOT] = turn.domain.vault.seal(phone)
-        await self.next(turn)
         return True
 
 

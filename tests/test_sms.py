@@ -286,6 +286,7 @@ async def test_a_booking_through_numbered_menus(sms_world: SmsWorld) -> None:
     for text, expected in steps:
         answer = await phone.send(text)
         assert expected in answer and segments(answer) <= 2, answer
+        assert answer.count(expected) == 1, answer  # asked once, not twice
     assert "138****8000" in answer  # the contact phone is the sender's own
     answer = await phone.send("1")
     booked = await sms_world.domain.appointments.of_customer(phone.chat)
