@@ -26,7 +26,7 @@ class Recording:
         self.sent: list[tuple[str, list[Reply]]] = []
         self.unreachable = unreachable
 
-    async def deliver(self, chat: str, replies: Sequence[Reply]) -> None:
+    async def deliver(self, chat: str, replies: Sequence[Reply], locale: str) -> None:
         if self.unreachable:
             raise Unreachable("blocked by the user")
         self.sent.append((chat, list(replies)))

@@ -29,7 +29,7 @@ class Failing:
         self.calls = 0
         self.delivered: list[tuple[str, list[Reply]]] = []
 
-    async def deliver(self, chat: str, replies: Sequence[Reply]) -> None:
+    async def deliver(self, chat: str, replies: Sequence[Reply], locale: str) -> None:
         self.calls += 1
         if self.calls <= self.failures:
             raise ConnectionError("gateway down")
@@ -222,7 +222,7 @@ class Hanging:
     def __init__(self) -> None:
         self.started = asyncio.Event()
 
-    async def deliver(self, chat: str, replies: Sequence[Reply]) -> None:
+    async def deliver(self, chat: str, replies: Sequence[Reply], locale: str) -> None:
         self.started.set()
         await asyncio.Event().wait()
 

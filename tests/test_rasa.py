@@ -770,7 +770,7 @@ async def test_without_a_rasa_url_the_channel_is_unreachable(embedded: tuple[Wor
     runtime = world.runtime
     channel = RasaChannel(runtime.settings, runtime.store, runtime.desk.handoff.handoffs)
     with pytest.raises(Unreachable):
-        await channel.deliver("u1", [Reply("hello")])
+        await channel.deliver("u1", [Reply("hello")], "en")
 
 
 # --- The protocol ------------------------------------------------------------------------

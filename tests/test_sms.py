@@ -617,3 +617,17 @@ async def test_a_redelivery_after_a_turn_that_failed_late_is_answered_once(
     assert len(cases) == 1 and cases[0].number in answer
     third = await post_gateway(gateway_world, message)
     assert (await third.json())["replies"] == []
+
+
+async def test_a_notice_by_sms_numbers_its_menu_in_the_notices_language(
+    sms_world: SmsWorld,
+) -> None:
+    phone = sms_world.phone()
+    await phone.send("你好")  # the customer record says Chinese
+    customer = sms_world.domain.customers.id_for(PHONE)
+    notice = Notice(phone.key, "case_resolved", "C2611230040", "en", {}, customer)
+    await sms_world.domain.outbox.publish(notice)
+    await sms_world.drain()
+    text = sms_world.provider.texts_to(PHONE)[-1]
+    assert "Your case C2611230040 has been resolved" in text
+    assert "Reply 1-5 to rate" in text and "回复" not in text

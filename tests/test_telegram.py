@@ -298,7 +298,7 @@ async def test_a_long_payload_rides_on_a_short_token_and_comes_back(tg: Telegram
     customer = tg.customer()
     await customer.say("/start")
     long_payload = "cmd:language:" + "x" * 80
-    await channel(tg).deliver(str(USER_ID), [Reply("Pick", (Button("Long", long_payload),))])
+    await channel(tg).deliver(str(USER_ID), [Reply("Pick", (Button("Long", long_payload),))], "en")
     [message] = tg.session.sent()[-1:]
     [(_title, data)] = buttons(message)
     assert len(data.encode("utf-8")) <= MAX_CALLBACK_BYTES and data.startswith("~")
@@ -364,7 +364,7 @@ async def test_html_in_texts_cards_and_names_is_escaped(tg: TelegramWorld) -> No
         due="Nov 24, 2026, 10:00:00 AM",
         fields=(CardField("Description", sneaky),),
     )
-    await channel(tg).deliver(str(USER_ID), [Reply(f"You said: {sneaky}", card=card)])
+    await channel(tg).deliver(str(USER_ID), [Reply(f"You said: {sneaky}", card=card)], "en")
     [message] = tg.session.sent()
     assert "<script>" not in message.text and "&lt;script&gt;" in message.text
     shown = telegram_text(message.text)
@@ -429,12 +429,12 @@ async def test_a_list_sent_in_full_is_forgotten_so_the_same_list_goes_again(
     replies = [Reply("Your case was resolved."), Reply("Anything else?")]
     tg.session.fail_next(None, lambda method: TelegramNetworkError(method, "connection reset"))
     with pytest.raises(TelegramNetworkError):
-        await channel(tg).deliver(chat, replies)
+        await channel(tg).deliver(chat, replies, "en")
     redis = tg.runtime.redis.commands
     [progress] = await redis.keys(f"sw:{{c:telegram:{chat}}}:sent:*")
     assert await redis.get(progress) == "1" and 0 < await redis.ttl(progress) <= 86_400
-    await channel(tg).deliver(chat, replies)  # the rest
-    await channel(tg).deliver(chat, replies)  # the same notice later: in full
+    await channel(tg).deliver(chat, replies, "en")  # the rest
+    await channel(tg).deliver(chat, replies, "en")  # the same notice later: in full
     assert [m.text for m in tg.session.taken()] == [
         "Your case was resolved.",
         "Anything else?",
@@ -450,7 +450,7 @@ async def test_a_long_reply_is_split_cleanly_with_the_keyboard_on_the_last_part(
     paragraph = "This sentence & that one < another. " * 30  # ~1,100 characters
     text = "\n\n".join(f"{n}. {paragraph.strip()}" for n in range(1, 9))
     reply = Reply(text, (Button("Menu", "cmd:menu"),))
-    await channel(tg).deliver(str(USER_ID), [reply])
+    await channel(tg).deliver(str(USER_ID), [reply], "en")
     sent = tg.session.sent()
     assert len(sent) > 1
     assert all(utf16(m.text) <= MAX_MESSAGE for m in sent)
@@ -487,7 +487,7 @@ async def test_flood_control_is_waited_out_and_the_message_sent(tg: TelegramWorl
     tg.session.fail_next(
         lambda method: TelegramRetryAfter(method, "Too Many Requests: retry after 3", 3)
     )
-    await channel(tg).deliver(str(USER_ID), [Reply("Your case was resolved.")])
+    await channel(tg).deliver(str(USER_ID), [Reply("Your case was resolved.")], "en")
     sent = tg.session.sent()
     assert [m.text for m in sent] == ["Your case was resolved."] * 2
     assert 3 in tg.pace.slept
@@ -498,10 +498,10 @@ async def test_endless_flood_control_fails_the_delivery_for_a_later_retry(
 ) -> None:
     tg.session.fail_next(*[lambda m: TelegramRetryAfter(m, "Too Many Requests", 1)] * 3)
     with pytest.raises(TelegramRetryAfter):
-        await channel(tg).deliver(str(USER_ID), [Reply("Hello")])
+        await channel(tg).deliver(str(USER_ID), [Reply("Hello")], "en")
     tg.session.fail_next(lambda m: TelegramRetryAfter(m, "Too Many Requests", 600))
     with pytest.raises(TelegramRetryAfter):  # not sat out inside a request
-        await channel(tg).deliver(str(USER_ID), [Reply("Hello")])
+        await channel(tg).deliver(str(USER_ID), [Reply("Hello")], "en")
 
 
 @pytest.mark.parametrize(
@@ -516,7 +516,7 @@ async def test_a_blocked_bot_or_a_missing_chat_is_unreachable(
 ) -> None:
     tg.session.fail_next(failure)
     with pytest.raises(Unreachable):
-        await channel(tg).deliver(str(USER_ID), [Reply("Hello")])
+        await channel(tg).deliver(str(USER_ID), [Reply("Hello")], "en")
 
 
 async def test_a_customer_who_blocked_the_bot_does_not_make_telegram_retry(
@@ -547,7 +547,7 @@ async def test_the_pace_spaces_messages_to_one_chat_but_not_other_chats(
 
 async def test_messages_to_one_chat_wait_their_turn(tg: TelegramWorld) -> None:
     replies = [Reply(f"Message {n}") for n in range(5)]
-    await channel(tg).deliver(str(USER_ID), replies)
+    await channel(tg).deliver(str(USER_ID), replies, "en")
     assert len(tg.session.sent()) == 5
     start = tg.session.sent_at[0]
     moments = [round(at - start, 3) for at in tg.session.sent_at]

@@ -147,10 +147,11 @@ NOTICE_JOB = "notice"
 class Channel(Protocol):
     """A way to reach a customer outside a turn (web transcript, Telegram, SMS).
 
-    `deliver` raises Unreachable when the chat can never be reached, anything else when it
-    failed this time (the outbox retries later)."""
+    `deliver` is given replies already in `locale` (for what the channel adds itself, such as
+    an SMS menu's "Reply 1"); it raises Unreachable when the chat can never be reached,
+    anything else when it failed this time (the outbox retries later)."""
 
-    async def deliver(self, chat: str, replies: Sequence[Reply]) -> None: ...
+    async def deliver(self, chat: str, replies: Sequence[Reply], locale: str) -> None: ...
 
 
 def pushes(channel: Channel) -> bool:
@@ -172,7 +173,7 @@ class TranscriptChannel:
         self._clock = clock
         self._name = name
 
-    async def deliver(self, chat: str, replies: Sequence[Reply]) -> None:
+    async def deliver(self, chat: str, replies: Sequence[Reply], locale: str) -> None:
         conversation = f"{self._name}:{chat}"
         state, _seq = await self._store.load(conversation)
         if state is None:  # expired or never was: nobody will read this transcript
@@ -375,7 +376,7 @@ class Outbox:
                 continue
             try:
                 async with asyncio.timeout(DELIVERY_TIMEOUT_S):  # a hung channel holds no worker
-                    await self._channels[channel_name].deliver(chat, replies)
+                    await self._channels[channel_name].deliver(chat, replies, notice.locale)
             except Unreachable as error:  # never on this channel: the next one, if any
                 reason = f"unreachable on {channel_name}: {error}"[:500]
                 log.info("outbox: %s %s", entry_id, reason)

@@ -56,7 +56,7 @@ class RasaChannel:
         self._handoffs = handoffs
         self._session: aiohttp.ClientSession | None = None
 
-    async def deliver(self, chat: str, replies: Sequence[Reply]) -> None:
+    async def deliver(self, chat: str, replies: Sequence[Reply], locale: str) -> None:
         if self._url is None:
             raise Unreachable("SHOUWEN_RASA_URL is not set")
         mode = await self._mode(chat)

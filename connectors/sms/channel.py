@@ -34,15 +34,15 @@ class SmsChannel:
         self._renderer = renderer
         self._memory = memory
 
-    async def deliver(self, chat: str, replies: Sequence[Reply]) -> None:
+    async def deliver(self, chat: str, replies: Sequence[Reply], locale: str) -> None:
         customer = await self._customers.get(chat)
         if customer is None:
             raise Unreachable("no customer, so no phone, for this conversation")
-        rendered = self._renderer.render(replies, customer.locale)
+        rendered = self._renderer.render(replies, locale)
         if not rendered.text:
             return
         # Remembered before sending: a retry after a failed send sends the same menu, and a
         # digit that answers it never meets an older one.
-        await self._memory.remember(chat, rendered.menu, rendered.full, customer.locale)
+        await self._memory.remember(chat, rendered.menu, rendered.full, locale)
         message_id = await self._provider.submit(customer.phone, rendered.text)
         log.info("sms: sent %s to %s", message_id or "a message", mask_phone(customer.phone))

@@ -18,5 +18,5 @@ class TelegramChannel:
     def __init__(self, sender: TelegramSender) -> None:
         self._sender = sender
 
-    async def deliver(self, chat: str, replies: Sequence[Reply]) -> None:
+    async def deliver(self, chat: str, replies: Sequence[Reply], locale: str) -> None:
         await self._sender.send(chat, [Said(reply) for reply in replies])
