@@ -287,7 +287,7 @@ class DeskHandoff:
         now = self._domain.clock()
         entry = NewEntry("bot", self._catalogs.render(locale, text), now)
         saved = await self._store.append(conversation, [entry])
-        await self._domain.outbox.relay(conversation, locale, saved)
+        await self._domain.outbox.relay(conversation, locale, saved, news=True)
         return saved
 
     async def _watch_idle(self, conversation: str, idle_s: float, now: float) -> None:

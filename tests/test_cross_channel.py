@@ -18,13 +18,15 @@ from tests.flow_chat import CASE_NUMBER, OTHER_PHONE, PHONE
 
 
 class Recording:
-    """A push channel that keeps what it was given; `unreachable` makes it refuse."""
+    """A push channel that keeps what it was given; `unreachable` makes it refuse, and
+    `takes_news=False` declines the queue's running commentary (as SMS does)."""
 
     pushes = True
 
-    def __init__(self, *, unreachable: bool = False) -> None:
+    def __init__(self, *, unreachable: bool = False, takes_news: bool = True) -> None:
         self.sent: list[tuple[str, list[Reply]]] = []
         self.unreachable = unreachable
+        self.takes_news = takes_news
 
     async def deliver(self, chat: str, replies: Sequence[Reply], locale: str) -> None:
         if self.unreachable:
@@ -36,7 +38,7 @@ class Recording:
 
 
 def channels(world: World, *, telegram_unreachable: bool = False) -> tuple[Recording, Recording]:
-    telegram, sms = Recording(unreachable=telegram_unreachable), Recording()
+    telegram, sms = Recording(unreachable=telegram_unreachable), Recording(takes_news=False)
     world.domain.outbox.add_channel("telegram", telegram)
     world.domain.outbox.add_channel("sms", sms)
     return telegram, sms
@@ -203,3 +205,21 @@ async def test_the_owner_follows_the_customer_to_sms(world: World) -> None:
     record = await world.handoff.handoffs.get(sms_key)
     assert record is not None and record.case == number
     assert record.owner == "wang" and record.reserved_for == "wang"
+
+
+async def test_the_queues_news_reaches_telegram_but_costs_no_sms(world: World) -> None:
+    telegram, sms = channels(world)
+    wang = await world.add_agent("wang")
+    first = world.chat("en")
+    await world.queue_up(first, "human")
+    await on_telegram(world, "human")
+    await by_sms(world, "人工")
+    await world.domain.outbox.drain("t")
+    before_telegram, before_sms = len(telegram.sent), len(sms.sent)
+    await wang.accept(first.key)  # the queue moves: both are one place nearer
+    await world.domain.outbox.drain("t")
+    news = telegram.texts()[before_telegram:]
+    assert any("now number 1" in text for text in news), news
+    assert len(sms.sent) == before_sms
+    # Asked by text, the SMS customer hears their place.
+    assert "第 2 位" in said(await by_sms(world, "还要等多久"))

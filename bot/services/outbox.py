@@ -231,12 +231,17 @@ class Outbox:
         self._wake.set()
         return str(entry_id)
 
-    async def relay(self, conversation: str, locale: str, entries: Sequence[Entry]) -> None:
+    async def relay(
+        self, conversation: str, locale: str, entries: Sequence[Entry], *, news: bool = False
+    ) -> None:
         """Lines just added to a conversation's transcript outside a turn (an agent's message,
-        the queue's news) are sent on to its channel when that channel does not read the
-        transcript; durably, through the outbox, like any notice."""
+        the handoff's news) are sent on to its channel when that channel does not read the
+        transcript; durably, through the outbox, like any notice. `news`: only a running
+        commentary (the queue moved), which a channel may decline (`takes_news = False`)."""
         channel = self._channels.get(conversation.partition(":")[0])
         if channel is None or not pushes(channel) or not entries:
+            return
+        if news and not getattr(channel, "takes_news", True):
             return
         lines = [_line(entry) for entry in entries if entry.role in ("bot", "agent")]
         if lines:

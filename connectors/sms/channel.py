@@ -21,6 +21,9 @@ class SmsChannel:
 
     # SMS does not read the transcript: what agents say outside a turn is sent here too.
     pushes = True
+    # Each move of the queue would cost an SMS: a queued customer asks for their place by
+    # texting, and hears of the agent joining and of the end as any message.
+    takes_news = False
 
     def __init__(
         self,
